@@ -1,0 +1,89 @@
+// Package apitoken provides the Defender for Cloud Apps API token, read from
+// Azure Key Vault. The token is cached for the life of the process and read
+// again only after the API rejected it, so a token rotated in Key Vault is
+// picked up without a restart and Key Vault is not called on every run.
+package apitoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+)
+
+// SecretGetter is the part of *azsecrets.Client the source uses.
+type SecretGetter interface {
+	GetSecret(ctx context.Context, name, version string, opts *azsecrets.GetSecretOptions) (azsecrets.GetSecretResponse, error)
+}
+
+// Source caches the token held in one Key Vault secret. Safe for concurrent use.
+type Source struct {
+	kv   SecretGetter
+	name string
+
+	mu     sync.Mutex
+	cached string
+	reads  atomic.Int64
+}
+
+// New returns a Source reading the secret name through kv.
+func New(kv SecretGetter, name string) *Source {
+	return &Source{kv: kv, name: name}
+}
+
+// Token returns the cached token, reading it from Key Vault when there is none.
+// Surrounding white space (a pasted newline) is not part of the token.
+func (s *Source) Token(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != "" {
+		return s.cached, nil
+	}
+	s.reads.Add(1)
+	resp, err := s.kv.GetSecret(ctx, s.name, "", nil)
+	if err != nil {
+		// azcore errors name the request URL and the service's message, never a value.
+		return "", fmt.Errorf("read secret %q from Key Vault: %w", s.name, err)
+	}
+	if resp.Value == nil {
+		return "", fmt.Errorf("secret %q in Key Vault has no value", s.name)
+	}
+	tok := strings.TrimSpace(*resp.Value)
+	if tok == "" {
+		return "", fmt.Errorf("secret %q in Key Vault is empty", s.name)
+	}
+	if strings.ContainsAny(tok, "\r\n\t ") {
+		return "", errors.New("secret " + fmt.Sprintf("%q", s.name) + " holds white space inside the token: store the token alone")
+	}
+	s.cached = tok
+	return tok, nil
+}
+
+// Invalidate drops token from the cache if it is still the cached one, so the
+// next Token call reads Key Vault again.
+func (s *Source) Invalidate(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached == token {
+		s.cached = ""
+	}
+}
+
+// Reads reports how many times Key Vault was read.
+func (s *Source) Reads() int64 { return s.reads.Load() }
+
+// Redact replaces the cached token in text with [REDACTED]: a last line of
+// defence for anything that crosses the program's boundary (logs, responses).
+func (s *Source) Redact(text string) string {
+	s.mu.Lock()
+	tok := s.cached
+	s.mu.Unlock()
+	if tok == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, tok, "[REDACTED]")
+}

@@ -1,0 +1,305 @@
+package mcas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// MaxPageSize is the most activities a (non-scan) call returns: the API cuts
+// any larger limit to 100 without a word.
+const MaxPageSize = 100
+
+// Limits on what is read from the wire.
+const (
+	maxPageBytes  = 128 << 20 // a scan page of 5,000 large activities fits
+	maxErrorBytes = 64 << 10
+	maxMessage    = 300 // characters of an API message kept in an error
+)
+
+// TokenSource provides the API token. Invalidate tells it that token was
+// rejected, so the next Token call reads it again (it may have been rotated).
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+	Invalidate(token string)
+}
+
+// Pacer is waited on before every call to the API, retries included. It
+// returns an error when the caller must stop calling (for example when the
+// next slot falls after the run's deadline).
+type Pacer interface {
+	Wait(ctx context.Context) error
+}
+
+// Options tune a Client; the zero value of each field means its default.
+type Options struct {
+	HTTPClient     *http.Client  // default: a client using the system trust store
+	MaxRetries     int           // retries of 5xx and connection failures; default 3
+	AttemptTimeout time.Duration // one call, body included; default 60s
+	BaseBackoff    time.Duration // first wait after a failure without Retry-After; default 1s
+	MaxBackoff     time.Duration // default 60s
+}
+
+// Client calls the Activities API. It is safe for concurrent use.
+type Client struct {
+	url    string
+	tokens TokenSource
+	pacer  Pacer
+	http   *http.Client
+	opts   Options
+
+	calls     atomic.Int64
+	throttled atomic.Int64
+}
+
+// NewClient returns a client for activitiesURL, which must be the full
+// endpoint with its trailing slash (without it the API ignores the body).
+func NewClient(activitiesURL string, tokens TokenSource, pacer Pacer, opts Options) (*Client, error) {
+	if !strings.HasSuffix(activitiesURL, "/activities/") {
+		return nil, fmt.Errorf("activities URL %q must end in /activities/ (without the slash the API ignores the request body)", activitiesURL)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 3
+	}
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = 60 * time.Second
+	}
+	if opts.BaseBackoff == 0 {
+		opts.BaseBackoff = time.Second
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 60 * time.Second
+	}
+	return &Client{url: activitiesURL, tokens: tokens, pacer: pacer, http: opts.HTTPClient, opts: opts}, nil
+}
+
+// Stats counts the calls a client made.
+type Stats struct {
+	Calls     int64 // requests sent, retries included
+	Throttled int64 // requests answered 429
+}
+
+// Stats returns the counts since the client was made.
+func (c *Client) Stats() Stats {
+	return Stats{Calls: c.calls.Load(), Throttled: c.throttled.Load()}
+}
+
+// Query selects activities by the time the service saved them (created),
+// inclusive at both ends, in ascending created order.
+type Query struct {
+	CreatedFrom int64 // ms since epoch, inclusive
+	CreatedTo   int64 // ms since epoch, inclusive
+	Skip        int   // activities to pass over at the start (ties at CreatedFrom)
+	Limit       int   // at most MaxPageSize
+	// Filters are extra API filters (MCAS_FILTERS), merged with the created window.
+	Filters map[string]json.RawMessage
+}
+
+// Body returns the request body for q. The sort is always sent: the API's
+// default order is by date, descending.
+func (q Query) Body() ([]byte, error) {
+	filters := make(map[string]json.RawMessage, len(q.Filters)+1)
+	for k, v := range q.Filters {
+		filters[k] = v
+	}
+	created, err := json.Marshal(map[string]int64{"gte": q.CreatedFrom, "lte": q.CreatedTo})
+	if err != nil {
+		return nil, err
+	}
+	filters["created"] = created
+	limit := q.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	return json.Marshal(struct {
+		Filters       map[string]json.RawMessage `json:"filters"`
+		SortField     string                     `json:"sortField"`
+		SortDirection string                     `json:"sortDirection"`
+		Skip          int                        `json:"skip"`
+		Limit         int                        `json:"limit"`
+	}{filters, "created", "asc", q.Skip, limit})
+}
+
+// Page is one answer of the API.
+type Page struct {
+	Data    []json.RawMessage // the activities, verbatim
+	HasNext bool
+	Total   float64 // approximate; never used for completeness
+}
+
+// Activities runs q and returns one page.
+func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
+	body, err := q.Body()
+	if err != nil {
+		return Page{}, fmt.Errorf("build activities query: %w", err)
+	}
+	raw, err := c.do(ctx, body)
+	if err != nil {
+		return Page{}, err
+	}
+	return decodePage(raw)
+}
+
+// decodePage decodes the list envelope. A body that is not the envelope
+// (an HTML page, truncated JSON, a missing data array) is ErrBadResponse.
+func decodePage(raw []byte) (Page, error) {
+	var env struct {
+		Data    *[]json.RawMessage `json:"data"`
+		HasNext bool               `json:"hasNext"`
+		Total   float64            `json:"total"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return Page{}, &BadResponseError{Reason: "the body is not valid JSON: " + err.Error(), Snippet: snippet(raw)}
+	}
+	if env.Data == nil {
+		return Page{}, &BadResponseError{Reason: `the body has no "data" array`, Snippet: snippet(raw)}
+	}
+	return Page{Data: *env.Data, HasNext: env.HasNext, Total: env.Total}, nil
+}
+
+// do sends body, pacing every attempt, until the API answers 200 or the
+// failure is final. The 200 body is returned whole.
+func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
+	var (
+		failures  int  // 5xx and connection failures so far
+		throttles int  // 429s in a row, for backoff without Retry-After
+		refreshed bool // the token was re-read after a 401 already
+	)
+	for {
+		token, err := c.tokens.Token(ctx)
+		if err != nil {
+			return nil, &TokenError{Err: err}
+		}
+		if err := c.pacer.Wait(ctx); err != nil {
+			return nil, err
+		}
+		raw, err := c.attempt(ctx, token, body)
+		if err == nil {
+			return raw, nil
+		}
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized && !refreshed:
+			// The token may have been rotated in Key Vault: read it again once.
+			refreshed = true
+			c.tokens.Invalidate(token)
+			continue
+		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
+			c.throttled.Add(1)
+			wait := apiErr.RetryAfter
+			if wait <= 0 {
+				wait = c.backoff(throttles)
+			}
+			throttles++
+			if err := sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("throttled by the activities API (429), waiting %s: %w", wait.Round(time.Millisecond), err)
+			}
+			continue
+		case isTransient(err) && failures < c.opts.MaxRetries:
+			if serr := sleep(ctx, c.backoff(failures)); serr != nil {
+				return nil, fmt.Errorf("%w; not retried: %w", err, serr)
+			}
+			failures++
+			continue
+		}
+		return nil, err
+	}
+}
+
+// attempt makes one request.
+func (c *Client) attempt(ctx context.Context, token string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("activities API request: %w", err)
+	}
+	req.Header.Set("Authorization", "Token "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	c.calls.Add(1)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// *url.Error names the URL and the cause, never the headers.
+		return nil, &TransportError{Err: err}
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		return nil, &APIError{
+			StatusCode: resp.StatusCode,
+			Message:    apiMessage(resp.Header.Get("Content-Type"), []byte(redact(string(raw), token))),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		}
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+	if err != nil {
+		// A body cut short (connection reset, truncated) is a transport failure: retried.
+		return nil, &TransportError{Err: fmt.Errorf("read the activities page: %w", err)}
+	}
+	if len(raw) > maxPageBytes {
+		return nil, &BadResponseError{Reason: fmt.Sprintf("the page exceeds %d MiB", maxPageBytes>>20)}
+	}
+	if ct := resp.Header.Get("Content-Type"); looksHTML(ct, raw) {
+		return nil, &BadResponseError{Reason: "an HTML page (Content-Type " + strconv.Quote(ct) + ") instead of JSON", Snippet: snippet([]byte(redact(string(raw), token)))}
+	}
+	return raw, nil
+}
+
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.BaseBackoff << min(n, 16)
+	if d > c.opts.MaxBackoff || d <= 0 {
+		d = c.opts.MaxBackoff
+	}
+	// Full jitter in [d/2, d): spreads callers that failed together.
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d unless ctx ends first. When ctx's deadline falls before the
+// wait would end, it returns at once: waiting would only burn the budget.
+func sleep(ctx context.Context, d time.Duration) error {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("%w: the wait ends after the run's deadline", ErrDeadline)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		// A hostile value must not overflow; the caller's deadline bounds the wait anyway.
+		return time.Duration(min(s, 365*24*3600) * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

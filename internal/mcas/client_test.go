@@ -1,0 +1,239 @@
+package mcas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/fault"
+)
+
+const secretToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// tokens is a TokenSource whose value can rotate.
+type tokens struct {
+	mu          sync.Mutex
+	values      []string // returned in turn after each Invalidate
+	i           int
+	invalidated int
+}
+
+func (t *tokens) Token(context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.values[min(t.i, len(t.values)-1)], nil
+}
+
+func (t *tokens) Invalidate(string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.i++
+	t.invalidated++
+}
+
+type countingPacer struct{ n atomic.Int64 }
+
+func (p *countingPacer) Wait(context.Context) error { p.n.Add(1); return nil }
+
+// api is a scripted Activities API: each request gets the next fault from
+// plan, then a valid one-activity page unless handled.
+type api struct {
+	plan    fault.Plan
+	mu      sync.Mutex
+	bodies  []map[string]any
+	auths   []string
+	valid   string // the token it accepts
+	status  int    // when non-zero, answer this status with errBody instead of a page
+	errBody string
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	a.mu.Lock()
+	a.bodies = append(a.bodies, body)
+	a.auths = append(a.auths, r.Header.Get("Authorization"))
+	a.mu.Unlock()
+	f := a.plan.Next()
+	if fault.Before(w, f) {
+		return
+	}
+	if r.Header.Get("Authorization") != "Token "+a.valid {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"detail":"Invalid token ` + strings.TrimPrefix(r.Header.Get("Authorization"), "Token ") + `"}`))
+		return
+	}
+	if a.status != 0 {
+		w.WriteHeader(a.status)
+		_, _ = w.Write([]byte(a.errBody))
+		return
+	}
+	fault.Respond(w, f, 200, "application/json", []byte(`{"total":1,"hasNext":false,"data":[{"_id":"a1","created":5,"timestamp":4}]}`))
+}
+
+func newTestClient(t *testing.T, a *api, toks *tokens, p Pacer) (*Client, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewTLSServer(a)
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL+"/api/v1/activities/", toks, p, Options{HTTPClient: srv.Client(), BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+func TestRequestShape(t *testing.T) {
+	a := &api{valid: secretToken}
+	p := &countingPacer{}
+	c, _ := newTestClient(t, a, &tokens{values: []string{secretToken}}, p)
+	q := Query{CreatedFrom: 1000, CreatedTo: 2000, Skip: 7, Limit: 500, Filters: map[string]json.RawMessage{"service": json.RawMessage(`{"eq":[11161]}`)}}
+	page, err := c.Activities(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.HasNext {
+		t.Errorf("page = %+v, want one activity and no more", page)
+	}
+	want := map[string]any{
+		"filters":       map[string]any{"created": map[string]any{"gte": 1000.0, "lte": 2000.0}, "service": map[string]any{"eq": []any{11161.0}}},
+		"sortField":     "created",
+		"sortDirection": "asc",
+		"skip":          7.0,
+		"limit":         100.0, // capped: the API would cut it silently anyway
+	}
+	if diff := cmp.Diff(want, a.bodies[0]); diff != "" {
+		t.Errorf("request body (-want +got):\n%s", diff)
+	}
+	if a.auths[0] != "Token "+secretToken {
+		t.Errorf("Authorization = %q, want the Token scheme", a.auths[0])
+	}
+	if p.n.Load() != 1 || c.Stats().Calls != 1 {
+		t.Errorf("paced %d, calls %d; want 1 each", p.n.Load(), c.Stats().Calls)
+	}
+}
+
+func TestNewClientRequiresTrailingSlash(t *testing.T) {
+	if _, err := NewClient("https://t.us3.portal.cloudappsecurity.com/api/v1/activities", &tokens{}, &countingPacer{}, Options{}); err == nil {
+		t.Error("NewClient accepted an activities URL without the trailing slash")
+	}
+}
+
+func TestFailuresAndRecovery(t *testing.T) {
+	tests := []struct {
+		name       string
+		faults     []fault.Fault
+		status     int
+		errBody    string
+		tokens     []string
+		deadline   time.Duration
+		wantErr    func(error) bool
+		wantMsg    string
+		wantCalls  int64
+		wantThrott int64
+		minElapsed time.Duration
+		maxElapsed time.Duration
+	}{
+		{name: "rotated token is re-read once after 401", tokens: []string{"stale-token-value", secretToken}, wantCalls: 2},
+		{name: "rejected token fails with 401", tokens: []string{"wrong-token-1", "wrong-token-2"}, wantCalls: 2,
+			wantErr: isStatus(401), wantMsg: "401 Unauthorized"},
+		{name: "429 honours Retry-After", faults: []fault.Fault{{Kind: fault.Status, Status: 429, RetryAfter: "1"}}, wantCalls: 2, wantThrott: 1, minElapsed: 900 * time.Millisecond},
+		{name: "429 without Retry-After backs off and goes on", faults: []fault.Fault{{Kind: fault.Status, Status: 429}, {Kind: fault.Status, Status: 429}}, wantCalls: 3, wantThrott: 2},
+		{name: "hostile Retry-After stops at the deadline", faults: []fault.Fault{{Kind: fault.Status, Status: 429, RetryAfter: "999999"}}, deadline: 2 * time.Second,
+			wantErr: func(err error) bool { return errors.Is(err, ErrDeadline) }, wantCalls: 1, wantThrott: 1, maxElapsed: time.Second},
+		{name: "5xx retried then succeeds", faults: []fault.Fault{{Kind: fault.HTMLPage, Status: 502}, {Kind: fault.Status, Status: 503}}, wantCalls: 3},
+		{name: "connection reset retried", faults: []fault.Fault{{Kind: fault.Reset}}, wantCalls: 2},
+		{name: "truncated body retried", faults: []fault.Fault{{Kind: fault.Truncate}}, wantCalls: 2},
+		{name: "5xx retries are bounded", faults: []fault.Fault{{Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}},
+			wantErr: isStatus(500), wantCalls: 4},
+		{name: "HTML page with 200 fails loudly", faults: []fault.Fault{{Kind: fault.HTMLPage}}, wantCalls: 1,
+			wantErr: isBadResponse, wantMsg: "HTML page"},
+		{name: "malformed JSON fails loudly", status: 200, errBody: `{"data":[{"_id":`, wantCalls: 1, wantErr: isBadResponse, wantMsg: "not valid JSON"},
+		{name: "no data array fails loudly", status: 200, errBody: `{"total":0}`, wantCalls: 1, wantErr: isBadResponse, wantMsg: `no "data" array`},
+		{name: "400 carries the API's message", status: 400, errBody: `{"filters":[{"error":"created.foo is not valid","errorMessageCode":"CONSOLE_FORMS_NOT_VALID_VALUE"}],"error":true}`,
+			wantCalls: 1, wantErr: isStatus(400), wantMsg: "created.foo is not valid"},
+		{name: "403 is not retried", status: 403, errBody: `{"detail":"permission denied"}`, wantCalls: 1, wantErr: isStatus(403), wantMsg: "permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &api{valid: secretToken, status: tt.status, errBody: tt.errBody}
+			a.plan.Push(tt.faults...)
+			toks := tt.tokens
+			if toks == nil {
+				toks = []string{secretToken}
+			}
+			c, _ := newTestClient(t, a, &tokens{values: toks}, &countingPacer{})
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err := c.Activities(ctx, Query{CreatedFrom: 1, CreatedTo: 2})
+			elapsed := time.Since(start)
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Activities() error = %v, want success", err)
+			case tt.wantErr != nil && (err == nil || !tt.wantErr(err)):
+				t.Fatalf("Activities() error = %v (%T), not the expected kind", err, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q lacks %q", err, tt.wantMsg)
+			}
+			for _, tok := range append(toks, secretToken) {
+				if err != nil && strings.Contains(err.Error(), tok) {
+					t.Errorf("error reveals a token: %q", err)
+				}
+			}
+			if st := c.Stats(); st.Calls != tt.wantCalls || st.Throttled != tt.wantThrott {
+				t.Errorf("Stats() = %+v, want %d calls, %d throttled", st, tt.wantCalls, tt.wantThrott)
+			}
+			if elapsed < tt.minElapsed || (tt.maxElapsed > 0 && elapsed > tt.maxElapsed) {
+				t.Errorf("took %s, want between %s and %s", elapsed, tt.minElapsed, tt.maxElapsed)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"0.5":                           500 * time.Millisecond,
+		"-4":                            0,
+		"soon":                          0,
+		"1e300":                         365 * 24 * time.Hour,
+		"Tue, 24 Nov 2026 12:00:30 GMT": 30 * time.Second,
+		"Tue, 24 Nov 2026 11:00:00 GMT": 0,
+	}
+	for in, want := range tests {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func isStatus(code int) func(error) bool {
+	return func(err error) bool {
+		var e *APIError
+		return errors.As(err, &e) && e.StatusCode == code
+	}
+}
+
+func isBadResponse(err error) bool {
+	var e *BadResponseError
+	return errors.As(err, &e)
+}

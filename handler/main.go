@@ -1,0 +1,60 @@
+// Command handler is the mcas-sentinel Azure Functions custom handler: it
+// loads its settings, wires the Key Vault, Activities API, Table Storage and
+// Logs Ingestion clients, and serves the MCASTimerTrigger function on
+// 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT until SIGTERM.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/config"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/funchost"
+)
+
+// functionName is the folder holding function.json; the host posts to /<name>.
+const functionName = "MCASTimerTrigger"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	logger := funchost.NewLogger(os.Stdout, os.Stderr, slog.LevelInfo)
+	if err := run(ctx, os.Getenv, logger); err != nil {
+		logger.Error("handler stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) error {
+	addr, err := funchost.ListenAddr(getenv)
+	if err != nil {
+		return err
+	}
+	grace := time.Minute
+	var invoke funchost.InvokeFunc
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		// Still serve, so the host sees a ready worker and every invocation
+		// fails with the message naming every bad setting.
+		cfgErr := fmt.Errorf("configuration: %w", err)
+		logger.Error("invalid configuration: every invocation will fail until it is fixed", "error", err)
+		invoke = func(context.Context, funchost.Invocation) (funchost.Result, error) {
+			return funchost.Result{}, cfgErr
+		}
+	} else {
+		app, err := wire(cfg, logger)
+		if err != nil {
+			return err
+		}
+		invoke = app.invoke
+		// Let a run in progress finish its upload and save on SIGTERM.
+		grace = cfg.RunBudget + 2*time.Minute
+		logger.Info("ready", "config", cfg)
+	}
+	return funchost.Serve(ctx, addr, funchost.NewHandler(functionName, invoke, logger), grace, logger)
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/ingestion/azlogs"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/apitoken"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/config"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/funchost"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/pipeline"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
+	"github.com/mcas-sentinel/mcas-sentinel/schema"
+)
+
+// app is the wired connector. Building it makes no network call, so the
+// handler answers the host's readiness probe at once.
+type app struct {
+	runner *pipeline.Runner
+	health *pipeline.HealthReporter
+	tokens *apitoken.Source
+}
+
+func wire(cfg *config.Config, logger *slog.Logger) (*app, error) {
+	// Managed identity in Azure (AZURE_CLIENT_ID selects a user-assigned one),
+	// a developer sign-in locally.
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credential: %w", err)
+	}
+	kv, err := azsecrets.NewClient(cfg.KeyVaultURL, cred, &azsecrets.ClientOptions{
+		// The SDK checks that a vault's challenge names its own domain; only
+		// hosts that are Key Vault hosts can pass that check (a stand-in on
+		// 127.0.0.1 cannot), and those keep it.
+		DisableChallengeResourceVerification: !isKeyVaultHost(cfg.KeyVaultURL),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key vault client: %w", err)
+	}
+	tokens := apitoken.New(kv, cfg.TokenSecretName)
+
+	logs, err := azlogs.NewClient(cfg.IngestionEndpoint, cred, sentinel.ClientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("logs ingestion client: %w", err)
+	}
+	uploader := sentinel.NewUploader(logs, cfg.RuleID)
+
+	store, err := checkpointStore(cfg, cred)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
+	if err != nil {
+		return nil, err
+	}
+	healthRows, err := sentinel.NewHealthRowBuilder(schema.Health())
+	if err != nil {
+		return nil, err
+	}
+
+	apiHTTP := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	runner := pipeline.New(pipeline.Settings{
+		InitialLookback:   cfg.InitialLookback,
+		SettleDelay:       cfg.SettleDelay,
+		RunBudget:         cfg.RunBudget,
+		RequestsPerMinute: cfg.RequestsPerMinute,
+		Stream:            cfg.Stream,
+		Filters:           cfg.Filters,
+	}, pipeline.Deps{
+		Source: func(p mcas.Pacer) pipeline.ActivitySource {
+			c, err := mcas.NewClient(cfg.ActivitiesURL(), tokens, p, mcas.Options{HTTPClient: apiHTTP})
+			if err != nil {
+				panic(err) // ActivitiesURL always ends in /activities/
+			}
+			return c
+		},
+		Rows:     rows,
+		Uploader: uploader,
+		Store:    store,
+		Limiter:  pipeline.NewLimiter(cfg.RequestsPerMinute),
+	})
+	return &app{
+		runner: runner,
+		tokens: tokens,
+		health: &pipeline.HealthReporter{Rows: healthRows, Uploader: uploader, Stream: cfg.HealthStream, APIHost: cfg.APIHost(), Version: version()},
+	}, nil
+}
+
+func checkpointStore(cfg *config.Config, cred *azidentity.DefaultAzureCredential) (*checkpoint.Store, error) {
+	cp := cfg.Checkpoint
+	if cp.UsesConnectionString() {
+		c, e := checkpoint.NewClientFromConnectionString(cp.ConnectionString.Reveal(), cp.Table, nil)
+		if e != nil {
+			return nil, fmt.Errorf("checkpoint table client (%s): %w", cp.Setting, e)
+		}
+		return checkpoint.NewStore(c, storeKey(cfg))
+	}
+	c, err := checkpoint.NewClientFromServiceURL(cp.ServiceURL, cp.Table, cred, nil)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint table client (%s): %w", cp.Setting, err)
+	}
+	return checkpoint.NewStore(c, storeKey(cfg))
+}
+
+// invoke is one timer invocation.
+func (a *app) invoke(ctx context.Context, inv funchost.Invocation) (funchost.Result, error) {
+	if inv.Timer.IsPastDue {
+		inv.Logger.Info("timer is past due: the run reads from the checkpoint, whatever the schedule missed")
+	}
+	res, err := a.runner.Run(ctx, inv.Logger)
+	summary := a.tokens.Redact(res.Summary())
+	if herr := a.health.Report(context.WithoutCancel(ctx), inv.ID, res, err, a.tokens.Redact); herr != nil {
+		inv.Logger.Error("the health row was not written", "error", a.tokens.Redact(herr.Error()))
+	}
+	if err != nil {
+		// The boundary: nothing past here may carry the token.
+		return funchost.Result{Logs: []string{summary}}, &redactedError{class: pipeline.ClassOf(err), msg: a.tokens.Redact(err.Error())}
+	}
+	inv.Logger.Info(summary, "forwarded", res.Forwarded, "more_to_do", res.MoreToDo)
+	return funchost.Result{Logs: []string{summary}}, nil
+}
+
+type redactedError struct{ class, msg string }
+
+func (e *redactedError) Error() string { return e.class + ": " + e.msg }
+
+// storeKey names the tenant's checkpoint row: the API host, plus a digest of
+// the filters when there are some, since a filtered stream is another cursor.
+func storeKey(cfg *config.Config) string {
+	key := strings.ToLower(cfg.APIHost())
+	if len(cfg.Filters) == 0 {
+		return key
+	}
+	names := make([]string, 0, len(cfg.Filters))
+	for k := range cfg.Filters {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, k := range names {
+		var v any
+		_ = json.Unmarshal(cfg.Filters[k], &v)
+		canon, _ := json.Marshal(v) // sorted keys, no white space
+		fmt.Fprintf(h, "%s=%s;", k, canon)
+	}
+	return key + "~" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func isKeyVaultHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, suffix := range []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de", ".managedhsm.azure.net"} {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+)
+
+// pacer spaces one run's API calls: the process-wide limiter spaces calls
+// within this process, notBefore carries the spacing over from the previous
+// holder of the lease, and every call is made early enough in the lease that
+// a successor (which waits for the expiry) stays one interval behind it.
+type pacer struct {
+	limiter   *rate.Limiter
+	notBefore time.Time
+	lease     *checkpoint.Lease
+	interval  time.Duration
+
+	mu       sync.Mutex
+	lastCall time.Time
+}
+
+// Wait implements mcas.Pacer.
+func (p *pacer) Wait(ctx context.Context) error {
+	if err := waitUntil(ctx, p.notBefore); err != nil {
+		return err
+	}
+	r := p.limiter.Reserve()
+	if err := waitUntil(ctx, time.Now().Add(r.Delay())); err != nil {
+		r.Cancel()
+		return err
+	}
+	// The call must start before the lease's expiry minus one interval.
+	if p.lease.Expires().Sub(time.Now()) < p.interval+time.Second {
+		if err := p.lease.Renew(ctx, time.Now()); err != nil {
+			r.Cancel()
+			return fmt.Errorf("renew the lease before calling the API: %w", err)
+		}
+	}
+	p.mu.Lock()
+	p.lastCall = time.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+// nextAllowed is the earliest time the next holder may call the API.
+func (p *pacer) nextAllowed() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lastCall.IsZero() {
+		return p.notBefore
+	}
+	return p.lastCall.Add(p.interval)
+}
+
+// waitUntil sleeps until t, unless ctx ends or its deadline comes first.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		return fmt.Errorf("%w: the next API slot is at %s", mcas.ErrDeadline, t.UTC().Format(time.RFC3339Nano))
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,292 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
+)
+
+// ActivitySource reads pages of activities; *mcas.Client is one.
+type ActivitySource interface {
+	Activities(ctx context.Context, q mcas.Query) (mcas.Page, error)
+	Stats() mcas.Stats
+}
+
+// RowBuilder turns one raw activity into one Sentinel row; *sentinel.ActivityRowBuilder is one.
+type RowBuilder interface {
+	AppendActivityRow(dst, raw []byte) ([]byte, sentinel.RowInfo, error)
+}
+
+// Uploader sends a batch of rows to a stream; *sentinel.Uploader is one.
+type Uploader interface {
+	Upload(ctx context.Context, stream string, b *sentinel.Batch) (sentinel.UploadStats, error)
+}
+
+// LeaseStore hands out the tenant's lease and checkpoint; *checkpoint.Store is one.
+type LeaseStore interface {
+	Acquire(ctx context.Context, holder string, now time.Time, ttl time.Duration) (*checkpoint.Lease, error)
+}
+
+// Settings are the knobs of a run, from the configuration.
+type Settings struct {
+	InitialLookback time.Duration
+	SettleDelay     time.Duration
+	RunBudget       time.Duration
+	// RequestsPerMinute is the most API calls in any 60 s.
+	RequestsPerMinute int
+	Stream            string
+	Filters           map[string]json.RawMessage
+}
+
+// Deps are what a run works with. Limiter is shared by every run of the
+// process so consecutive invocations stay paced.
+type Deps struct {
+	Source   func(mcas.Pacer) ActivitySource
+	Rows     RowBuilder
+	Uploader Uploader
+	Store    LeaseStore
+	Limiter  *rate.Limiter
+}
+
+// Runner runs the sync. Safe for concurrent use: concurrent runs contend
+// for the lease and all but one return Skipped.
+type Runner struct {
+	set  Settings
+	deps Deps
+}
+
+// Interval returns the spacing between API calls for requestsPerMinute. It
+// is 1% longer than 60s/n so that latency jitter on the way to the server
+// cannot squeeze n+1 arrivals into one minute.
+func Interval(requestsPerMinute int) time.Duration {
+	return time.Minute * 101 / time.Duration(100*requestsPerMinute)
+}
+
+// NewLimiter returns the process-wide limiter for requestsPerMinute.
+func NewLimiter(requestsPerMinute int) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(Interval(requestsPerMinute)), 1)
+}
+
+// New returns a Runner.
+func New(set Settings, deps Deps) *Runner {
+	return &Runner{set: set, deps: deps}
+}
+
+// leaseTTL is how long a lease outlives its last renewal: a run that dies
+// holds up the next ones at most this long. It must leave room for one call
+// interval (see pacer.Wait) between renewals.
+func (r *Runner) leaseTTL() time.Duration {
+	return max(15*time.Second, 2*Interval(r.set.RequestsPerMinute)+5*time.Second)
+}
+
+// Run performs one invocation's work. It returns a nil error with
+// Result.Skipped set when another invocation holds the lease.
+func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err error) {
+	start := time.Now()
+	res.Start = start
+	defer func() { res.Duration = time.Since(start) }()
+
+	holder := newHolderID()
+	ttl := r.leaseTTL()
+	lease, err := r.deps.Store.Acquire(ctx, holder, start, ttl)
+	var busy *checkpoint.BusyError
+	switch {
+	case errors.As(err, &busy):
+		res.Skipped = fmt.Sprintf("another invocation holds the lease until %s", busy.Until.UTC().Format(time.RFC3339))
+		return res, nil
+	case err != nil:
+		return res, &Error{Class: ClassCheckpoint, Err: fmt.Errorf("take the lease: %w", err)}
+	}
+
+	// Everything below runs under the lease, kept alive by a heartbeat.
+	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
+	fetchCtx, cancelFetch := context.WithDeadline(ctx, start.Add(r.set.RunBudget))
+	defer cancelFetch()
+	var (
+		hb       sync.WaitGroup
+		lostMu   sync.Mutex
+		leaseErr error
+	)
+	hb.Go(func() {
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				if err := lease.Renew(hbCtx, time.Now()); errors.Is(err, checkpoint.ErrLeaseLost) {
+					lostMu.Lock()
+					leaseErr = err
+					lostMu.Unlock()
+					cancelFetch()
+					return
+				} else if err != nil && hbCtx.Err() == nil {
+					log.Warn("lease renewal failed; retrying", "error", err)
+				}
+			}
+		}
+	})
+	pace := &pacer{limiter: r.deps.Limiter, notBefore: lease.NotBefore(), lease: lease, interval: Interval(r.set.RequestsPerMinute)}
+	defer func() {
+		stopHB()
+		hb.Wait()
+		// Release even when the caller gave up: the next run should not wait for the expiry.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := lease.Release(rctx, pace.nextAllowed()); rerr != nil && err == nil && !errors.Is(rerr, checkpoint.ErrLeaseLost) {
+			log.Warn("release the lease", "error", rerr)
+		}
+	}()
+
+	src := r.deps.Source(pace)
+	defer func() {
+		st := src.Stats()
+		res.APICalls, res.Throttled = st.Calls, st.Throttled
+	}()
+	err = r.sync(fetchCtx, context.WithoutCancel(ctx), lease, src, &res, log)
+	lostMu.Lock()
+	if leaseErr != nil && err == nil {
+		err = &Error{Class: ClassLeaseLost, Err: leaseErr}
+	}
+	lostMu.Unlock()
+	return res, err
+}
+
+// sync reads the window and forwards it. fetchCtx carries the run's deadline;
+// uploadCtx never expires on its own, because an upload once started is
+// awaited to its answer: one the service accepted but we gave up on would be
+// sent again by the next run.
+func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, res *Result, log *slog.Logger) error {
+	start := res.Start
+	state := lease.State()
+	if !lease.Found() {
+		state.Cursor = checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}
+		log.Info("first run: starting at the initial lookback", "from", msTime(state.Cursor.CreatedMs))
+	}
+	windowEnd := start.Add(-r.set.SettleDelay).UnixMilli()
+	res.WindowEnd = msTime(windowEnd)
+	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
+
+	cur := newCursor(state.Cursor)
+	batch := sentinel.NewBatch()
+	var (
+		rowCursors []checkpoint.Cursor // the cursor after each row of batch
+		rowBuf     []byte
+	)
+	// flush uploads the batch and moves the checkpoint past the rows the
+	// service accepted, all of them or, when a split upload failed part way,
+	// the ones before the failure.
+	flush := func() error {
+		if batch.Len() == 0 {
+			return nil
+		}
+		n := batch.Len()
+		st, upErr := r.deps.Uploader.Upload(uploadCtx, r.set.Stream, batch)
+		if st.Rows > 0 {
+			res.Forwarded += st.Rows
+			res.Uploads += st.Requests
+			state.Cursor = rowCursors[st.Rows-1]
+			if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+				return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
+			}
+			res.Checkpoint = state.Cursor
+		}
+		if upErr != nil {
+			return &Error{Class: classifyUpload(upErr), Err: fmt.Errorf("upload %d rows to %s (%d accepted): %w", n, r.set.Stream, st.Rows, upErr)}
+		}
+		batch.Reset()
+		rowCursors = rowCursors[:0]
+		return nil
+	}
+
+	complete := cur.created > windowEnd // nothing can be read yet
+	for !complete {
+		if !time.Now().Before(start.Add(r.set.RunBudget)) {
+			res.MoreToDo = true
+			break
+		}
+		q := mcas.Query{CreatedFrom: cur.created, CreatedTo: windowEnd, Skip: cur.skip, Limit: mcas.MaxPageSize, Filters: r.set.Filters}
+		page, err := src.Activities(fetchCtx, q)
+		if err != nil {
+			if outOfTime(fetchCtx, err) {
+				res.MoreToDo = true
+				break
+			}
+			return &Error{Class: classifyAPI(err), Err: err}
+		}
+		for _, raw := range page.Data {
+			row, info, err := r.deps.Rows.AppendActivityRow(rowBuf[:0], raw)
+			if err != nil {
+				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
+			}
+			rowBuf = row
+			if info.CreatedMs > windowEnd {
+				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d after the requested window end %d: the API ignored the created filter", info.ID, info.CreatedMs, windowEnd)}
+			}
+			dup, err := cur.advance(info.ID, info.CreatedMs)
+			if err != nil {
+				return &Error{Class: ClassAPIBadResponse, Err: err}
+			}
+			if dup {
+				res.Duplicates++
+				continue
+			}
+			ok, err := batch.Append(row)
+			if err == nil && !ok {
+				if err := flush(); err != nil {
+					return err
+				}
+				ok, err = batch.Append(row)
+			}
+			if err != nil || !ok {
+				return &Error{Class: ClassInternal, Err: fmt.Errorf("activity %s: its row of %d bytes does not fit in a batch: %w", info.ID, len(row), err)}
+			}
+			rowCursors = append(rowCursors, cur.snapshot())
+		}
+		complete = len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if complete {
+		// The whole window is read: remember it, and the cursor past any
+		// trailing duplicates, so lag is reported from the window's end.
+		state.Cursor, state.ScannedToMs = cur.snapshot(), max(windowEnd, state.ScannedToMs)
+		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint at the window's end: %w", err)}
+		}
+		res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
+	}
+	return nil
+}
+
+// outOfTime reports whether err only means the run's budget ran out.
+func outOfTime(ctx context.Context, err error) bool {
+	return errors.Is(err, mcas.ErrDeadline) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil)
+}
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func newHolderID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

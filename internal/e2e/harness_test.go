@@ -1,0 +1,356 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/localstack"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
+	"github.com/mcas-sentinel/mcas-sentinel/schema"
+)
+
+var (
+	handlerBin    string // built once in TestMain
+	repoRoot      string
+	sharedAzurite *azurite.Process
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		var err error
+		if repoRoot, err = findRepoRoot(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		dir, err := os.MkdirTemp("", "mcas-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		handlerBin = filepath.Join(dir, "handler")
+		build := exec.Command("go", "build", "-o", handlerBin, "./handler")
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build the handler: %v\n%s", err, out)
+			return 1
+		}
+		// One Azurite for the package; every test has its own table.
+		sharedAzurite, err = azurite.Start(context.Background(), azurite.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer sharedAzurite.Stop()
+		return m.Run()
+	}())
+}
+
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// world is one test's stack plus the handlers it runs.
+type world struct {
+	t        *testing.T
+	stack    *localstack.Stack
+	settings map[string]string
+	mu       sync.Mutex
+	captured bytes.Buffer // everything the handlers printed or answered
+}
+
+var tableSeq int
+var tableMu sync.Mutex
+
+func newWorld(t *testing.T, sim mcasapi.Options, settings map[string]string) *world {
+	t.Helper()
+	st, err := localstack.Start(context.Background(), localstack.Options{
+		Dir:                     t.TempDir(),
+		AzuriteConnectionString: sharedAzurite.ConnectionString(),
+		Sim:                     sim,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableMu.Lock()
+	tableSeq++
+	table := fmt.Sprintf("e2e%d%d", os.Getpid()%10000, tableSeq)
+	tableMu.Unlock()
+	w := &world{t: t, stack: st, settings: map[string]string{
+		"CHECKPOINT_TABLE":         table,
+		"MCAS_REQUESTS_PER_MINUTE": "1200",
+		"MCAS_SETTLE_DELAY":        "1s",
+		"MCAS_INITIAL_LOOKBACK":    "2h",
+		"MCAS_RUN_BUDGET":          "30s",
+	}}
+	for k, v := range settings {
+		w.settings[k] = v
+	}
+	t.Cleanup(func() {
+		_ = st.Close()
+		// Promise 6: the token never appears in a log line, an error or a response.
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if strings.Contains(w.captured.String(), st.Token) {
+			t.Errorf("the API token appears in the handler's output or answers")
+		}
+	})
+	return w
+}
+
+func (w *world) capture(p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.captured.Write(p)
+}
+
+// proc is a running handler process.
+type proc struct {
+	w    *world
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+	out  *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	w  *world
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.capture(p)
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// start runs the handler binary as the Functions host does: a free port in
+// FUNCTIONS_CUSTOMHANDLER_PORT, the app root as working directory, and
+// readiness when GET / answers.
+func (w *world) start(extra ...string) *proc {
+	w.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port), "FUNCTIONS_APP_ROOT_PATH=" + repoRoot}
+	env = append(env, w.stack.Env()...)
+	for k, v := range w.settings {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, extra...)
+	p := &proc{w: w, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), out: &lockedBuffer{w: w}}
+	p.cmd = exec.Command(handlerBin)
+	p.cmd.Dir = repoRoot
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	w.t.Cleanup(p.kill)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				w.t.Fatalf("GET / = %d, want 200", resp.StatusCode)
+			}
+			return p
+		}
+		select {
+		case <-p.done:
+			w.t.Fatalf("handler exited before it was ready:\n%s", p.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("handler not ready after 20s:\n%s", p.out)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-p.done
+}
+
+// waitOutput reports whether the handler printed s within d: its output
+// reaches the test through a pipe, possibly after the HTTP answer.
+func (p *proc) waitOutput(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		out := p.out.String()
+		// slog writes JSON: quotes inside messages are escaped.
+		if strings.Contains(out, s) || strings.Contains(out, strings.ReplaceAll(s, `"`, `\"`)) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// invocation is what the host saw of one invocation.
+type invocation struct {
+	status int
+	logs   []string
+	err    error // transport error: the process died under it
+	took   time.Duration
+}
+
+func (i invocation) summary() string { return strings.Join(i.logs, " | ") }
+func (i invocation) moreToDo() bool  { return strings.Contains(i.summary(), "more to do: yes") }
+func (i invocation) skipped() bool   { return strings.Contains(i.summary(), "skipped:") }
+
+var timerPayload = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"0001-01-01T00:00:00","Next":"2026-11-24T13:09:00+00:00","LastUpdated":"0001-01-01T00:00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"MCASTimerTrigger","UtcNow":"2026-11-24T13:09:00.0096035Z","RandGuid":"35e6e68c-5583-436c-a277-5aec2b416ba8"}}}`
+
+// invoke posts one timer invocation, as the host does.
+func (p *proc) invoke(ctx context.Context) invocation {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/MCASTimerTrigger", strings.NewReader(timerPayload))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("X-Azure-Functions-InvocationId", fmt.Sprintf("e2e-%d", time.Now().UnixNano()))
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return invocation{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	p.w.capture(body)
+	var out struct {
+		Outputs     map[string]any
+		Logs        []string
+		ReturnValue any
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		p.w.t.Fatalf("invocation answered %d with a body that is not the protocol's JSON: %q", resp.StatusCode, body)
+	}
+	if out.Outputs == nil {
+		p.w.t.Errorf("invocation answer lacks Outputs: %s", body)
+	}
+	return invocation{status: resp.StatusCode, logs: out.Logs, took: time.Since(start)}
+}
+
+// drain invokes until a run reports nothing more to do, failing on any failed invocation.
+func (p *proc) drain(t *testing.T, maxRuns int) []invocation {
+	t.Helper()
+	var runs []invocation
+	for range maxRuns {
+		inv := p.invoke(context.Background())
+		runs = append(runs, inv)
+		if inv.err != nil || inv.status != 200 {
+			t.Fatalf("invocation failed: status %d err %v logs %v\nhandler output:\n%s", inv.status, inv.err, inv.logs, tail(p.out.String(), 3000))
+		}
+		if !inv.moreToDo() && !inv.skipped() {
+			return runs
+		}
+	}
+	t.Fatalf("still more to do after %d runs", maxRuns)
+	return nil
+}
+
+// delivered counts the rows Sentinel accepted, by ActivityId.
+func (w *world) delivered() map[string]int {
+	got := map[string]int{}
+	for _, raw := range w.stack.Ingestion.Rows(schema.Activity().Stream) {
+		var row struct{ ActivityId string }
+		if err := json.Unmarshal(raw, &row); err != nil {
+			w.t.Fatalf("row is not JSON: %v", err)
+		}
+		got[row.ActivityId]++
+	}
+	return got
+}
+
+// checkExactlyOnce asserts every activity in want reached Sentinel exactly
+// once, except ids in allowDup which may arrive twice, and nothing else arrived.
+func (w *world) checkExactlyOnce(want []mcasapi.Activity, allowDup map[string]bool) {
+	w.t.Helper()
+	got := w.delivered()
+	var missing, dups, extra []string
+	wantSet := map[string]bool{}
+	for _, a := range want {
+		wantSet[a.ID] = true
+		switch n := got[a.ID]; {
+		case n == 0:
+			missing = append(missing, a.ID)
+		case n == 2 && allowDup[a.ID]:
+		case n > 1:
+			dups = append(dups, fmt.Sprintf("%s×%d", a.ID, n))
+		}
+	}
+	for id := range got {
+		if !wantSet[id] {
+			extra = append(extra, id)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(dups)
+	if len(missing) > 0 || len(dups) > 0 || len(extra) > 0 {
+		w.t.Errorf("Sentinel got %d distinct of %d activities: %d missing %v, %d duplicated %v, %d unexpected %v",
+			len(got), len(want), len(missing), head(missing), len(dups), head(dups), len(extra), head(extra))
+	}
+}
+
+func head(s []string) []string { return s[:min(len(s), 5)] }
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// visibleBy returns the sim's activities created at or before t.
+func visibleBy(sim *mcasapi.Sim, t time.Time) []mcasapi.Activity {
+	var out []mcasapi.Activity
+	for _, a := range sim.Activities() {
+		if a.Created <= t.UnixMilli() {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -1,0 +1,441 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/fault"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
+	"github.com/mcas-sentinel/mcas-sentinel/schema"
+)
+
+// Promise 1 (backfill): every activity since the first run's start minus the
+// lookback arrives once, however many share one millisecond, with page
+// boundaries falling inside the ties; older ones are not read.
+func TestBackfillWithTiesAcrossPageBoundaries(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{RequestsPerMinute: 1200, RetryAfter: true, Seed: 1}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	gen := sim.Generator()
+	sim.Backfill(gen, now.Add(-3*time.Hour), now.Add(-2*time.Hour-time.Minute), 40) // before the lookback
+	sim.Backfill(gen, now.Add(-110*time.Minute), now.Add(-30*time.Minute), 730)
+	sim.AddTies(gen, now.Add(-20*time.Minute), 250) // spans pages 8-10 at offsets 30..279
+	sim.Backfill(gen, now.Add(-19*time.Minute), now.Add(-11*time.Minute), 19)
+	sim.AddTies(gen, now.Add(-10*time.Minute), 101) // one more than a page
+	sim.AddTies(gen, now.Add(-9*time.Minute), 100)  // exactly a page
+	sim.Backfill(gen, now.Add(-8*time.Minute), now.Add(-5*time.Second), 300)
+
+	p := w.start()
+	start := time.Now()
+	runs := p.drain(t, 5)
+	want := []mcasapi.Activity{}
+	for _, a := range sim.Activities() {
+		if a.Created >= start.Add(-2*time.Hour).UnixMilli() {
+			want = append(want, a)
+		}
+	}
+	if len(want) != 1500 {
+		t.Fatalf("test setup: %d activities in the lookback, want 1500", len(want))
+	}
+	w.checkExactlyOnce(want, nil)
+	if !strings.Contains(runs[len(runs)-1].summary(), "forwarded") {
+		t.Errorf("summary = %q, want it to say what was forwarded", runs[len(runs)-1].summary())
+	}
+
+	// Rows: TimeGenerated is the activity's timestamp, ActivityId its _id.
+	byID := map[string]mcasapi.Activity{}
+	for _, a := range want {
+		byID[a.ID] = a
+	}
+	for _, raw := range w.stack.Ingestion.Rows(schema.Activity().Stream)[:50] {
+		var row struct {
+			TimeGenerated, ActivityId, CreatedTime string
+			Activity                               map[string]any
+		}
+		if err := json.Unmarshal(raw, &row); err != nil {
+			t.Fatal(err)
+		}
+		a := byID[row.ActivityId]
+		if wantTG := time.UnixMilli(a.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z"); row.TimeGenerated != wantTG {
+			t.Errorf("row %s TimeGenerated = %q, want %q", row.ActivityId, row.TimeGenerated, wantTG)
+		}
+		if row.Activity["_id"] != row.ActivityId {
+			t.Errorf("row %s carries activity %v", row.ActivityId, row.Activity["_id"])
+		}
+	}
+	// Every call asked for created ascending; none without the sort.
+	for _, c := range sim.Calls() {
+		var body struct{ SortField, SortDirection string }
+		_ = json.Unmarshal(c.Body, &body)
+		if body.SortField != "created" || body.SortDirection != "asc" || !strings.HasSuffix(c.Path, "/activities/") {
+			t.Fatalf("call %s %s with sort %q %q: want POST .../activities/ sorted by created asc", c.Method, c.Path, body.SortField, body.SortDirection)
+		}
+	}
+	// One health row per invocation.
+	if got := len(w.stack.Ingestion.Rows(schema.Health().Stream)); got != len(runs) {
+		t.Errorf("%d health rows for %d invocations", got, len(runs))
+	}
+}
+
+// Promise 1 (live): activities that reach the service hours after they
+// happened, or become visible within the settle delay of their created time,
+// all arrive once, across many runs.
+func TestLiveArrivalsWithLateVisibility(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 2}, map[string]string{"MCAS_SETTLE_DELAY": "2s"})
+	sim := w.stack.Sim
+	gen := sim.Generator()
+	gen.SetVisibilityDelay(1500 * time.Millisecond)
+	// An activity that happened 30 hours ago but was saved now: a
+	// date-based connector would never read it.
+	late := gen.Next(time.Now())
+	rec := map[string]any{}
+	if err := json.Unmarshal(late.Record(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["timestamp"] = time.Now().Add(-30 * time.Hour).UnixMilli()
+	rec["timestampRaw"] = rec["timestamp"]
+	raw, _ := json.Marshal(rec)
+	if _, err := sim.AddRaw(raw, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	p := w.start()
+	ctx, stop := context.WithCancel(context.Background())
+	var live sync.WaitGroup
+	live.Go(func() { sim.Live(ctx, 40, 1500*time.Millisecond) })
+	for range 8 {
+		if inv := p.invoke(context.Background()); inv.status != 200 {
+			t.Fatalf("invocation: %d %v", inv.status, inv.logs)
+		}
+		time.Sleep(700 * time.Millisecond)
+	}
+	stop()
+	live.Wait()
+	time.Sleep(2500 * time.Millisecond) // past the settle delay of the last ones
+	p.drain(t, 3)
+	if n := len(sim.Activities()); n < 150 {
+		t.Fatalf("test setup: only %d live activities", n)
+	}
+	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 4 and 5: throttling and transient failures of the API are waited
+// out and retried; the run goes on and loses nothing.
+func TestAPIThrottlingAndTransientFaults(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 3}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 1200)
+	ok := fault.Fault{}
+	sim.Faults.Push(ok,
+		fault.Fault{Kind: fault.Status, Status: 429, RetryAfter: "1"}, ok,
+		fault.Fault{Kind: fault.Status, Status: 429}, fault.Fault{Kind: fault.Status, Status: 429}, ok,
+		fault.Fault{Kind: fault.HTMLPage, Status: 502}, ok,
+		fault.Fault{Kind: fault.Status, Status: 500}, fault.Fault{Kind: fault.Status, Status: 503}, ok,
+		fault.Fault{Kind: fault.Reset}, ok,
+		fault.Fault{Kind: fault.Truncate}, ok,
+		fault.Fault{Kind: fault.Delay, Delay: 2 * time.Second})
+	p := w.start()
+	runs := p.drain(t, 3)
+	if sim.Faults.Pending() != 0 {
+		t.Fatalf("%d faults never fired", sim.Faults.Pending())
+	}
+	w.checkExactlyOnce(sim.Activities(), nil)
+	if !strings.Contains(runs[0].summary(), "(3 throttled)") {
+		t.Errorf("summary %q does not count the 3 throttled calls", runs[0].summary())
+	}
+}
+
+// Promise 5: a bad answer fails the invocation with a clear message, sends
+// nothing more, leaves the checkpoint where it was, and the next run recovers
+// with nothing lost and nothing twice.
+func TestBadAnswersFailLoudlyAndLoseNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		api     *fault.Fault // fault on the Activities API
+		ingest  *fault.Fault // fault on the Logs Ingestion API
+		wantMsg string
+	}{
+		{name: "HTML page instead of JSON", api: &fault.Fault{Kind: fault.HTMLPage}, wantMsg: "HTML page"},
+		{name: "malformed JSON", api: &fault.Fault{Kind: fault.Status, Status: 200, Body: `{"total":3,"hasNext":true,"data":[{"_id":"x"`}, wantMsg: "not valid JSON"},
+		{name: "envelope without data", api: &fault.Fault{Kind: fault.Status, Status: 200, Body: `{"error":"maintenance"}`}, wantMsg: `no "data" array`},
+		{name: "bad request", api: &fault.Fault{Kind: fault.Status, Status: 400, Body: `{"filters":[{"error":"created is not valid","errorMessageCode":"CONSOLE_FORMS_NOT_VALID_VALUE"}],"error":true}`}, wantMsg: "created is not valid"},
+		{name: "upload refused", ingest: &fault.Fault{Kind: fault.Status, Status: 400, Body: `{"error":{"code":"InvalidPayload","message":"bad rows"}}`}, wantMsg: "InvalidPayload"},
+		{name: "upload forbidden", ingest: &fault.Fault{Kind: fault.Status, Status: 403, Body: `{"error":{"code":"OperationFailed","message":"IsRbacPresent: False"}}`}, wantMsg: "403"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, mcasapi.Options{Seed: 4}, nil)
+			sim, now := w.stack.Sim, time.Now()
+			sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 1500)
+			// Let the first uploads through, then fail: the checkpoint has moved
+			// and must stay where the last accepted upload left it.
+			ok := fault.Fault{}
+			if tt.api != nil {
+				sim.Faults.Push(ok, ok, ok, ok, ok, ok, ok, *tt.api)
+			}
+			if tt.ingest != nil {
+				w.stack.Ingestion.Faults.Push(ok, *tt.ingest)
+			}
+			p := w.start()
+			failed := p.invoke(context.Background())
+			if failed.status != 500 {
+				t.Fatalf("invocation with %s = %d %v, want 500", tt.name, failed.status, failed.logs)
+			}
+			if !strings.Contains(failed.summary(), tt.wantMsg) {
+				t.Errorf("failure logs %q lack %q", failed.summary(), tt.wantMsg)
+			}
+			if !p.waitOutput(tt.wantMsg, 2*time.Second) {
+				t.Errorf("stderr lacks the failure %q (the host drops Logs of failed invocations):\n%s", tt.wantMsg, tail(p.out.String(), 1500))
+			}
+			after := len(w.stack.Ingestion.Rows(schema.Activity().Stream))
+			if after == 0 || after >= 1500 {
+				t.Errorf("%d rows accepted before the failure; the test wants some but not all", after)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if n := len(w.stack.Ingestion.Rows(schema.Activity().Stream)); n != after {
+				t.Errorf("the failed run sent %d more rows after answering", n-after)
+			}
+			p.drain(t, 3)
+			w.checkExactlyOnce(sim.Activities(), nil)
+		})
+	}
+}
+
+// Promise 5 (ingestion side): throttling, 5xx and resets of the Logs
+// Ingestion API are retried by the SDK; a 413 splits the batch.
+func TestIngestionTransientFaultsAndSplits(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 5}, nil)
+	w.stack.Ingestion.Faults.Push(
+		fault.Fault{Kind: fault.Status, Status: 429, RetryAfter: "1"},
+		fault.Fault{Kind: fault.HTMLPage, Status: 502},
+		fault.Fault{Kind: fault.Reset},
+		fault.Fault{Kind: fault.Status, Status: 413, Body: `{"error":{"code":"ContentLengthLimitExceeded","message":"too large"}}`})
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 1000)
+	p := w.start()
+	p.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 6 and 5: a rejected token fails with a message saying 401; a token
+// rotated in Key Vault is picked up without a restart; Key Vault is read
+// only when needed; no token appears anywhere.
+func TestWrongThenRotatedToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 6}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 300)
+	const wrong = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	w.stack.KeyVault.SetSecret("mcas-api-token", wrong+"\n")
+	p := w.start()
+	inv := p.invoke(context.Background())
+	if inv.status != 500 || !strings.Contains(inv.summary(), "401") || !strings.Contains(strings.ToLower(inv.summary()), "unauthorized") {
+		t.Fatalf("with a wrong token: %d %q, want 500 saying 401 unauthorized", inv.status, inv.summary())
+	}
+	if n := len(w.delivered()); n != 0 {
+		t.Errorf("%d activities sent with a rejected token", n)
+	}
+	if got := w.stack.KeyVault.Reads(); got != 2 {
+		t.Errorf("Key Vault read %d times, want 2 (first read, and again after the 401)", got)
+	}
+	w.stack.KeyVault.SetSecret("mcas-api-token", "  "+w.stack.Token+"\n")
+	p.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), nil)
+	reads := w.stack.KeyVault.Reads()
+	if reads != 3 {
+		t.Errorf("Key Vault read %d times after rotation, want 3", reads)
+	}
+	p.drain(t, 2)
+	if got := w.stack.KeyVault.Reads(); got != reads {
+		t.Errorf("Key Vault read again (%d→%d) although the token worked", reads, got)
+	}
+	if strings.Contains(w.captured.String(), wrong) {
+		t.Errorf("the rejected token appears in the handler's output")
+	}
+}
+
+// A bad or missing setting fails the invocation with a message that names
+// every bad setting at once; the handler still answers the host's probe.
+func TestMissingAndBadSettings(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{}, nil)
+	p := w.start("MCAS_API_URL=", "LOGS_INGESTION_RULE_ID=", "KEY_VAULT_URI=http://vault.example", "MCAS_RUN_BUDGET=soon")
+	inv := p.invoke(context.Background())
+	if inv.status != 500 {
+		t.Fatalf("status = %d, want 500", inv.status)
+	}
+	for _, want := range []string{"MCAS_API_URL: required", "LOGS_INGESTION_RULE_ID: required", "KEY_VAULT_URI", "https", "MCAS_RUN_BUDGET"} {
+		if !strings.Contains(inv.summary(), want) {
+			t.Errorf("logs %q lack %q", inv.summary(), want)
+		}
+		if !p.waitOutput(want, 2*time.Second) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+}
+
+// Promise 2: two invocations at once, in one process or in two processes
+// sharing the checkpoint table, never both send the same activity.
+func TestConcurrentInvocations(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 7}, map[string]string{"MCAS_REQUESTS_PER_MINUTE": "600"})
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 2500)
+	a, b := w.start(), w.start()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results []invocation
+	)
+	for _, p := range []*proc{a, a, b, b} {
+		wg.Go(func() {
+			inv := p.invoke(context.Background())
+			mu.Lock()
+			results = append(results, inv)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	skipped := 0
+	for _, r := range results {
+		if r.status != 200 {
+			t.Fatalf("concurrent invocation failed: %d %v", r.status, r.logs)
+		}
+		if r.skipped() {
+			skipped++
+		}
+	}
+	if skipped != 3 {
+		t.Errorf("%d of 4 concurrent invocations skipped, want 3 (one lease)", skipped)
+	}
+	a.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 4: a run stops within its budget (plus the upload it waits on),
+// says there is more to do, and the next run resumes where it stopped.
+func TestRunBudget(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 8}, map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"})
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 7000)
+	p := w.start()
+	first := p.invoke(context.Background())
+	if first.status != 200 || !first.moreToDo() {
+		t.Fatalf("first run: %d %q, want 200 with more to do", first.status, first.summary())
+	}
+	if first.took > 36*time.Second {
+		t.Errorf("first run took %s, budget 30s", first.took)
+	}
+	got := len(w.delivered())
+	if got == 0 || got >= 7000 {
+		t.Fatalf("first run forwarded %d of 7000", got)
+	}
+	p.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 2 and 4: the process killed with SIGKILL mid-run, restarted,
+// repeatedly: nothing is lost, the only duplicates are rows of the last
+// upload a killed process had accepted, and the API was never called more
+// than the limit in any window, across the restarts.
+func TestKilledMidRunRepeatedly(t *testing.T) {
+	t.Parallel()
+	const rpm = 300
+	w := newWorld(t, mcasapi.Options{Seed: 9, RequestsPerMinute: rpm, RetryAfter: true}, map[string]string{"MCAS_REQUESTS_PER_MINUTE": fmt.Sprint(rpm)})
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 5000)
+	stream := schema.Activity().Stream
+	allowDup := map[string]bool{}
+	for kill := range 3 {
+		p := w.start()
+		ctx, cancel := context.WithCancel(context.Background())
+		go p.invoke(ctx)
+		// Kill once the run has sent something and is still going.
+		deadline := time.Now().Add(40 * time.Second)
+		before := len(w.stack.Ingestion.Uploads())
+		for len(w.stack.Ingestion.Uploads()) < before+1+kill && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(150*(kill+1)) * time.Millisecond)
+		p.kill()
+		cancel()
+		// The last upload the dead process had accepted may come again.
+		ups := w.stack.Ingestion.Uploads()
+		rows := w.stack.Ingestion.Rows(stream)
+		for i := len(ups) - 1; i >= 0; i-- {
+			if ups[i].Stream == stream {
+				for _, raw := range rows[len(rows)-ups[i].Rows:] {
+					var r struct{ ActivityId string }
+					_ = json.Unmarshal(raw, &r)
+					allowDup[r.ActivityId] = true
+				}
+				break
+			}
+		}
+	}
+	p := w.start()
+	// The dead holder's lease holds later runs up at most its TTL.
+	waitStart := time.Now()
+	for {
+		inv := p.invoke(context.Background())
+		if inv.status != 200 {
+			t.Fatalf("after the kills: %d %v", inv.status, inv.logs)
+		}
+		if !inv.skipped() {
+			break
+		}
+		if time.Since(waitStart) > 30*time.Second+15*time.Second {
+			t.Fatalf("a dead run held the lease for over MCAS_RUN_BUDGET+15s")
+		}
+		time.Sleep(time.Second)
+	}
+	p.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), allowDup)
+	if n := sim.Throttled(); n != 0 {
+		t.Errorf("the API answered 429 %d times: the connector exceeded %d calls a minute", n, rpm)
+	}
+	if n := sim.MaxCallsInWindow(time.Minute); n > rpm {
+		t.Errorf("%d API calls in one minute, limit %d", n, rpm)
+	}
+}
+
+// Promise 4: the calls-per-minute limit holds across processes. Two handler
+// processes take turns invoking back to back; each run hands the pacing on
+// through the lease, so together they never exceed the limit. The clock is
+// scaled: 600 calls a minute against a simulator allowing 60 per 6 s.
+func TestPacingAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 10, RequestsPerMinute: 60, Window: 6 * time.Second, RetryAfter: true},
+		map[string]string{"MCAS_REQUESTS_PER_MINUTE": "600", "MCAS_SETTLE_DELAY": "0s"})
+	sim := w.stack.Sim
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go sim.Live(ctx, 200, 0)
+	procs := []*proc{w.start(), w.start()}
+	end := time.Now().Add(9 * time.Second)
+	for i := 0; time.Now().Before(end); i++ {
+		if inv := procs[i%2].invoke(context.Background()); inv.status != 200 {
+			t.Fatalf("invocation %d: %d %v", i, inv.status, inv.logs)
+		}
+	}
+	if n := sim.Throttled(); n != 0 {
+		t.Errorf("the API answered 429 %d times", n)
+	}
+	if n := sim.MaxCallsInWindow(6 * time.Second); n > 60 {
+		t.Errorf("%d calls in 6 s, limit 60", n)
+	}
+	if n := len(sim.Calls()); n < 60 {
+		t.Errorf("only %d calls in 9 s: the test did not press the limit", n)
+	}
+}

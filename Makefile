@@ -41,8 +41,11 @@ vet:
 test: tools build fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-run: tools build
-	$(GO) run ./cmd/localrun
+# make run VOLUME=20000 RATE=5 SCHEDULE="0 * * * * *" LOOKBACK=48h RPM=30 VERBOSE=1
+run: $(AZURITE) build
+	$(GO) run ./cmd/localrun $(if $(VOLUME),-volume=$(VOLUME)) $(if $(RATE),-rate=$(RATE)) \
+		$(if $(SCHEDULE),-schedule="$(SCHEDULE)") $(if $(LOOKBACK),-lookback=$(LOOKBACK)) \
+		$(if $(RPM),-rpm=$(RPM)) $(if $(VERBOSE),-v)
 
 clean:
 	rm -rf bin .local

@@ -80,6 +80,7 @@ func wire(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		RequestsPerMinute: cfg.RequestsPerMinute,
 		Stream:            cfg.Stream,
 		Filters:           cfg.Filters,
+		ScanMode:          cfg.ScanMode,
 	}, pipeline.Deps{
 		Source: func(p mcas.Pacer) pipeline.ActivitySource {
 			c, err := mcas.NewClient(cfg.ActivitiesURL(), tokens, p, mcas.Options{HTTPClient: apiHTTP})

@@ -22,6 +22,7 @@
 // The table is created on first use. Properties (SchemaVersion 1):
 // CursorCreated, ScannedTo, LeaseExpires, NextCallNotBefore (Edm.Int64, ms
 // since the Unix epoch; 0 = none), CursorSkip, SchemaVersion (Edm.Int32),
-// CursorSeen (JSON array of activity ids), LeaseHolder, LeaseToken (random per
+// CursorSeen (JSON array of activity ids), ScanState (JSON of the scan-mode
+// continuation, empty outside a scan window), LeaseHolder, LeaseToken (random per
 // Acquire, to recognise our own writes), UpdatedAt (RFC 3339).
 package checkpoint

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -39,6 +40,7 @@ const (
 	propCursorSkip        = "CursorSkip"
 	propCursorSeen        = "CursorSeen"
 	propScannedTo         = "ScannedTo"
+	propScanState         = "ScanState"
 	propLeaseHolder       = "LeaseHolder"
 	propLeaseToken        = "LeaseToken"
 	propLeaseExpires      = "LeaseExpires"
@@ -92,12 +94,27 @@ func encodeEntity(key string, rec record) ([]byte, error) {
 	if rec.State.Cursor.Skip < 0 || rec.State.Cursor.Skip > 1<<31-1 {
 		return nil, fmt.Errorf("encode %s: %d is outside 0..2^31-1", propCursorSkip, rec.State.Cursor.Skip)
 	}
+	scanJSON := ""
+	if sc := rec.State.Scan; sc != nil {
+		if sc.Done < 0 || !json.Valid(sc.Filters) {
+			return nil, fmt.Errorf("encode %s: done %d, filters valid JSON: %v", propScanState, sc.Done, json.Valid(sc.Filters))
+		}
+		b, err := marshalNoEscape(sc)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", propScanState, err)
+		}
+		if len(b) > maxSeenUnits {
+			return nil, fmt.Errorf("encode %s: %d bytes exceed the property limit", propScanState, len(b))
+		}
+		scanJSON = string(b)
+	}
 	m := map[string]any{
 		"PartitionKey":        PartitionKey,
 		"RowKey":              key,
 		propSchemaVersion:     schemaVersion,
 		propCursorSkip:        rec.State.Cursor.Skip,
 		propCursorSeen:        string(seenJSON),
+		propScanState:         scanJSON,
 		propLeaseHolder:       rec.LeaseHolder,
 		propLeaseToken:        rec.LeaseToken,
 		propUpdatedAt:         rec.UpdatedAt.UTC().Format(time.RFC3339Nano),
@@ -151,6 +168,7 @@ func decodeEntity(raw []byte) (record, error) {
 	}
 	rec.State.Cursor.Seen = d.seen(propCursorSeen)
 	rec.State.ScannedToMs = d.ms(propScannedTo)
+	rec.State.Scan = d.scan(propScanState)
 	rec.LeaseHolder = d.string(propLeaseHolder)
 	rec.LeaseToken = d.string(propLeaseToken)
 	rec.LeaseExpiresMs = d.ms(propLeaseExpires)
@@ -166,6 +184,35 @@ func decodeEntity(raw []byte) (record, error) {
 		return record{}, d.err
 	}
 	return rec, nil
+}
+
+// scan reads the optional scan continuation: absent or empty means none
+// (entities written before scan mode existed have no such property).
+func (d *decoder) scan(prop string) *Scan {
+	raw, ok := d.props[prop]
+	if d.err != nil || !ok || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.fail(prop, fmt.Errorf("not a string: %s", truncate(raw)))
+		return nil
+	}
+	if s == "" {
+		return nil
+	}
+	var sc Scan
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
+		d.fail(prop, fmt.Errorf("not a scan continuation: %w", err))
+		return nil
+	}
+	if sc.Done < 0 || sc.WindowEndMs <= 0 || sc.WindowEndMs > maxMs || !json.Valid(sc.Filters) || len(sc.Filters) == 0 || sc.Filters[0] != '{' {
+		d.fail(prop, fmt.Errorf("out of range: done %d, window end %d, filters %s", sc.Done, sc.WindowEndMs, truncate(sc.Filters)))
+		return nil
+	}
+	return &sc
 }
 
 // decoder reads properties, keeping the first error.

@@ -222,5 +222,10 @@ func lostCondition(err error) bool {
 
 func cloneState(s State) State {
 	s.Cursor.Seen = slices.Clone(s.Cursor.Seen)
+	if s.Scan != nil {
+		sc := *s.Scan
+		sc.Filters = slices.Clone(sc.Filters)
+		s.Scan = &sc
+	}
 	return s
 }

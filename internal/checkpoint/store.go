@@ -1,8 +1,10 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,6 +33,21 @@ type State struct {
 	// ScannedToMs is the end (ms since the epoch) of the last window that was
 	// read completely.
 	ScannedToMs int64
+	// Scan is set while a scan-mode window is under way (nil otherwise).
+	Scan *Scan
+}
+
+// Scan is the continuation of a scan-mode window: Cursor stays at the
+// window's start until the whole window is forwarded, since scan mode walks
+// it by date, not by created.
+type Scan struct {
+	// Filters is the filters object of the next request: the window's own
+	// first, then each answer's nextQueryFilters, verbatim.
+	Filters json.RawMessage `json:"filters"`
+	// Done counts the rows of that request's answer already forwarded.
+	Done int `json:"done"`
+	// WindowEndMs is the window's end, ms since the epoch (created, inclusive).
+	WindowEndMs int64 `json:"windowEnd"`
 }
 
 // Store reads and writes one tenant's checkpoint entity. It is safe for
@@ -226,7 +243,7 @@ func (s *Store) update(ctx context.Context, rec record, etag azcore.ETag) (azcor
 // sameRecord reports whether two records hold the same values, as stored.
 func sameRecord(a, b record) bool {
 	if a.State.Cursor.CreatedMs != b.State.Cursor.CreatedMs || a.State.Cursor.Skip != b.State.Cursor.Skip ||
-		a.State.ScannedToMs != b.State.ScannedToMs || a.LeaseHolder != b.LeaseHolder || a.LeaseToken != b.LeaseToken ||
+		a.State.ScannedToMs != b.State.ScannedToMs || !sameScan(a.State.Scan, b.State.Scan) || a.LeaseHolder != b.LeaseHolder || a.LeaseToken != b.LeaseToken ||
 		a.LeaseExpiresMs != b.LeaseExpiresMs || a.NextCallNotBeforeMs != b.NextCallNotBeforeMs ||
 		!a.UpdatedAt.Equal(b.UpdatedAt) || len(a.State.Cursor.Seen) != len(b.State.Cursor.Seen) {
 		return false
@@ -254,4 +271,11 @@ func timeMs(t time.Time) int64 {
 		return 0
 	}
 	return min(max(t.UnixMilli(), 0), maxMs)
+}
+
+func sameScan(a, b *Scan) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Done == b.Done && a.WindowEndMs == b.WindowEndMs && bytes.Equal(a.Filters, b.Filters)
 }

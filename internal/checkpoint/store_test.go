@@ -113,6 +113,7 @@ func TestFirstAcquireCreatesTableAndEntity(t *testing.T) {
 				"CursorCreated@odata.type":     "Edm.Int64",
 				"CursorSkip":                   float64(0),
 				"CursorSeen":                   "[]",
+				"ScanState":                    "",
 				"ScannedTo":                    "0",
 				"ScannedTo@odata.type":         "Edm.Int64",
 				"LeaseHolder":                  "run-1",
@@ -153,6 +154,14 @@ func TestStateRoundTrips(t *testing.T) {
 				`he said "hi"`, `back\slash`, "ünïcødé ✓", "emoji 🙂 outside the BMP", "<tag> & 'quote'",
 			}},
 			ScannedToMs: t0.UnixMilli(),
+		}},
+		{name: "scan continuation", save: checkpoint.State{
+			Cursor: checkpoint.Cursor{CreatedMs: t0.UnixMilli()},
+			Scan: &checkpoint.Scan{
+				Filters:     json.RawMessage(`{"created":{"gte":1,"lte":2},"date":{"lte":1595096313000,"range":{"start":1,"end":2}}}`),
+				Done:        1234,
+				WindowEndMs: t0.UnixMilli() + 5000,
+			},
 		}},
 		{name: "more ids than MaxSeen keeps the last", save: checkpoint.State{
 			Cursor: checkpoint.Cursor{CreatedMs: 1, Skip: 600, Seen: short},

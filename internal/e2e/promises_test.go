@@ -351,10 +351,24 @@ func TestRunBudget(t *testing.T) {
 // than the limit in any window, across the restarts.
 func TestKilledMidRunRepeatedly(t *testing.T) {
 	t.Parallel()
-	const rpm = 300
-	w := newWorld(t, mcasapi.Options{Seed: 9, RequestsPerMinute: rpm, RetryAfter: true}, map[string]string{"MCAS_REQUESTS_PER_MINUTE": fmt.Sprint(rpm)})
+	for _, scan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("scan=%v", scan), func(t *testing.T) {
+			t.Parallel()
+			testKilledMidRun(t, scan)
+		})
+	}
+}
+
+func testKilledMidRun(t *testing.T, scan bool) {
+	rpm, n := 300, 5000
+	if scan {
+		// 5,000 a call: a slower pace and more activities keep runs long enough to kill.
+		rpm, n = 30, 40000
+	}
+	w := newWorld(t, mcasapi.Options{Seed: 9, RequestsPerMinute: rpm, RetryAfter: true},
+		map[string]string{"MCAS_REQUESTS_PER_MINUTE": fmt.Sprint(rpm), "MCAS_SCAN_MODE": fmt.Sprint(scan)})
 	sim, now := w.stack.Sim, time.Now()
-	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 5000)
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), n)
 	stream := schema.Activity().Stream
 	allowDup := map[string]bool{}
 	for kill := range 3 {
@@ -438,4 +452,36 @@ func TestPacingAcrossProcesses(t *testing.T) {
 	if n := len(sim.Calls()); n < 60 {
 		t.Errorf("only %d calls in 9 s: the test did not press the limit", n)
 	}
+}
+
+// Scan mode keeps every promise: a backfill with ties and several pages
+// arrives once, through nextQueryFilters, and the cursor moves past the
+// window only when it is complete.
+func TestScanModeBackfill(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 11}, map[string]string{"MCAS_SCAN_MODE": "true"})
+	sim, now := w.stack.Sim, time.Now()
+	gen := sim.Generator()
+	sim.Backfill(gen, now.Add(-110*time.Minute), now.Add(-10*time.Minute), 11000)
+	sim.AddTies(gen, now.Add(-20*time.Minute), 700)
+	p := w.start()
+	runs := p.drain(t, 3)
+	w.checkExactlyOnce(sim.Activities(), nil)
+	scans := 0
+	for _, c := range sim.Calls() {
+		var body struct{ IsScan bool }
+		_ = json.Unmarshal(c.Body, &body)
+		if body.IsScan {
+			scans++
+		}
+	}
+	if scans < 3 || scans > 6 {
+		t.Errorf("%d scan calls for 11,700 activities, want 3 to 6 (5,000 a call)", scans)
+	}
+	// New activities after the window: the next run reads a new window.
+	sim.Backfill(gen, time.Now().Add(-4*time.Second), time.Now().Add(-2*time.Second), 300)
+	time.Sleep(1500 * time.Millisecond)
+	p.drain(t, 2)
+	w.checkExactlyOnce(sim.Activities(), nil)
+	_ = runs
 }

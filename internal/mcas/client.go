@@ -137,6 +137,8 @@ type Page struct {
 	Data    []json.RawMessage // the activities, verbatim
 	HasNext bool
 	Total   float64 // approximate; never used for completeness
+	// NextQueryFilters is scan mode's continuation (absent in list mode).
+	NextQueryFilters json.RawMessage
 }
 
 // Activities runs q and returns one page.
@@ -156,9 +158,10 @@ func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
 // (an HTML page, truncated JSON, a missing data array) is ErrBadResponse.
 func decodePage(raw []byte) (Page, error) {
 	var env struct {
-		Data    *[]json.RawMessage `json:"data"`
-		HasNext bool               `json:"hasNext"`
-		Total   float64            `json:"total"`
+		Data             *[]json.RawMessage `json:"data"`
+		HasNext          bool               `json:"hasNext"`
+		Total            float64            `json:"total"`
+		NextQueryFilters json.RawMessage    `json:"nextQueryFilters"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return Page{}, &BadResponseError{Reason: "the body is not valid JSON: " + err.Error(), Snippet: snippet(raw)}
@@ -166,7 +169,7 @@ func decodePage(raw []byte) (Page, error) {
 	if env.Data == nil {
 		return Page{}, &BadResponseError{Reason: `the body has no "data" array`, Snippet: snippet(raw)}
 	}
-	return Page{Data: *env.Data, HasNext: env.HasNext, Total: env.Total}, nil
+	return Page{Data: *env.Data, HasNext: env.HasNext, Total: env.Total, NextQueryFilters: env.NextQueryFilters}, nil
 }
 
 // do sends body, pacing every attempt, until the API answers 200 or the

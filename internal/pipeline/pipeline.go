@@ -21,6 +21,7 @@ import (
 // ActivitySource reads pages of activities; *mcas.Client is one.
 type ActivitySource interface {
 	Activities(ctx context.Context, q mcas.Query) (mcas.Page, error)
+	Scan(ctx context.Context, filters json.RawMessage, limit int) (mcas.ScanPage, error)
 	Stats() mcas.Stats
 }
 
@@ -48,6 +49,9 @@ type Settings struct {
 	RequestsPerMinute int
 	Stream            string
 	Filters           map[string]json.RawMessage
+	// ScanMode reads with the API's scan mode (up to 5,000 a call) instead
+	// of 100-row pages.
+	ScanMode bool
 }
 
 // Deps are what a run works with. Limiter is shared by every run of the
@@ -119,6 +123,16 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 		lostMu   sync.Mutex
 		leaseErr error
 	)
+	// lost reports the lease's loss to the upload path: a run that lost its
+	// lease must not send anything more, since the new holder will.
+	lost := func() error {
+		lostMu.Lock()
+		defer lostMu.Unlock()
+		if leaseErr != nil {
+			return &Error{Class: ClassLeaseLost, Err: fmt.Errorf("another invocation took over the lease: %w", leaseErr)}
+		}
+		return nil
+	}
 	hb.Go(func() {
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
@@ -156,12 +170,18 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 		st := src.Stats()
 		res.APICalls, res.Throttled = st.Calls, st.Throttled
 	}()
-	err = r.sync(fetchCtx, context.WithoutCancel(ctx), lease, src, &res, log)
-	lostMu.Lock()
-	if leaseErr != nil && err == nil {
-		err = &Error{Class: ClassLeaseLost, Err: leaseErr}
+	// An unfinished scan window is finished in scan mode even when the
+	// setting was turned off: its forwarded pages must not be read again.
+	up := &guardedUploader{Uploader: r.deps.Uploader, lost: lost}
+	if r.set.ScanMode || lease.State().Scan != nil {
+		err = r.syncScan(fetchCtx, context.WithoutCancel(ctx), lease, src, up, &res, log)
+	} else {
+		err = r.sync(fetchCtx, context.WithoutCancel(ctx), lease, src, up, &res, log)
 	}
-	lostMu.Unlock()
+	if lerr := lost(); lerr != nil {
+		// Whatever else went wrong (the fetch was cancelled), the cause is this.
+		err = lerr
+	}
 	return res, err
 }
 
@@ -169,13 +189,9 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 // uploadCtx never expires on its own, because an upload once started is
 // awaited to its answer: one the service accepted but we gave up on would be
 // sent again by the next run.
-func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, res *Result, log *slog.Logger) error {
+func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) error {
 	start := res.Start
-	state := lease.State()
-	if !lease.Found() {
-		state.Cursor = checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}
-		log.Info("first run: starting at the initial lookback", "from", msTime(state.Cursor.CreatedMs))
-	}
+	state := r.initialState(lease, start, log)
 	windowEnd := start.Add(-r.set.SettleDelay).UnixMilli()
 	res.WindowEnd = msTime(windowEnd)
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
@@ -194,7 +210,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 			return nil
 		}
 		n := batch.Len()
-		st, upErr := r.deps.Uploader.Upload(uploadCtx, r.set.Stream, batch)
+		st, upErr := up.Upload(uploadCtx, r.set.Stream, batch)
 		if st.Rows > 0 {
 			res.Forwarded += st.Rows
 			res.Uploads += st.Requests
@@ -271,6 +287,30 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 		res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	}
 	return nil
+}
+
+// guardedUploader refuses to start an upload once the lease is lost.
+type guardedUploader struct {
+	Uploader
+	lost func() error
+}
+
+func (g *guardedUploader) Upload(ctx context.Context, stream string, b *sentinel.Batch) (sentinel.UploadStats, error) {
+	if err := g.lost(); err != nil {
+		return sentinel.UploadStats{}, err
+	}
+	return g.Uploader.Upload(ctx, stream, b)
+}
+
+// initialState is the checkpoint, or on the very first run a cursor at the
+// initial lookback.
+func (r *Runner) initialState(lease *checkpoint.Lease, start time.Time, log *slog.Logger) checkpoint.State {
+	state := lease.State()
+	if !lease.Found() {
+		state.Cursor = checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}
+		log.Info("first run: starting at the initial lookback", "from", msTime(state.Cursor.CreatedMs))
+	}
+	return state
 }
 
 // outOfTime reports whether err only means the run's budget ran out.

@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
+)
+
+// syncScan forwards one scan-mode window. Scan mode walks a window of
+// created times by date, descending, so the created cursor cannot move page
+// by page: it stays at the window's start until the whole window is
+// forwarded, and the checkpoint meanwhile holds the continuation (the
+// filters of the next request, verbatim, and how many rows of that
+// request's answer are already forwarded). A run that stops or dies mid
+// window resumes from the continuation; the window ends only when the API
+// says there is nothing next, and the cursor then moves past it.
+func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) error {
+	state := r.initialState(lease, res.Start, log)
+	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
+	from := state.Cursor.CreatedMs
+	sc := state.Scan
+	if sc == nil {
+		end := res.Start.Add(-r.set.SettleDelay).UnixMilli()
+		if from > end {
+			return nil // nothing can be read yet
+		}
+		filters, err := mcas.ScanFilters(from, end, r.set.Filters)
+		if err != nil {
+			return &Error{Class: ClassInternal, Err: err}
+		}
+		sc = &checkpoint.Scan{Filters: filters, WindowEndMs: end}
+	} else {
+		log.Info("resuming a scan window", "from", msTime(from), "to", msTime(sc.WindowEndMs), "rows_done_in_page", sc.Done)
+	}
+	res.WindowEnd = msTime(sc.WindowEndMs)
+
+	// Ids already forwarded at the cursor's millisecond (from list mode).
+	seen := make(map[string]struct{}, len(state.Cursor.Seen))
+	for _, id := range state.Cursor.Seen {
+		seen[id] = struct{}{}
+	}
+	batch := sentinel.NewBatch()
+	var (
+		rowPos []int // position in the page after each row of batch
+		rowBuf []byte
+	)
+	// flush uploads the batch and records how far into the page the
+	// accepted rows reach.
+	flush := func(filters json.RawMessage) error {
+		if batch.Len() == 0 {
+			return nil
+		}
+		n := batch.Len()
+		st, upErr := up.Upload(uploadCtx, r.set.Stream, batch)
+		if st.Rows > 0 {
+			res.Forwarded += st.Rows
+			res.Uploads += st.Requests
+			state.Scan = &checkpoint.Scan{Filters: filters, Done: rowPos[st.Rows-1], WindowEndMs: sc.WindowEndMs}
+			if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+				return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
+			}
+		}
+		if upErr != nil {
+			return &Error{Class: classifyUpload(upErr), Err: fmt.Errorf("upload %d rows to %s (%d accepted): %w", n, r.set.Stream, st.Rows, upErr)}
+		}
+		batch.Reset()
+		rowPos = rowPos[:0]
+		return nil
+	}
+
+	filters, done := sc.Filters, sc.Done
+	for {
+		if !time.Now().Before(res.Start.Add(r.set.RunBudget)) {
+			res.MoreToDo = true
+			return nil
+		}
+		page, err := src.Scan(fetchCtx, filters, mcas.MaxScanLimit)
+		if err != nil {
+			if outOfTime(fetchCtx, err) {
+				res.MoreToDo = true
+				return nil
+			}
+			return &Error{Class: classifyAPI(err), Err: err}
+		}
+		if done > len(page.Data) {
+			return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the scan page has %d activities but %d of it were already forwarded: the API answered the same query differently", len(page.Data), done)}
+		}
+		for i := done; i < len(page.Data); i++ {
+			row, info, err := r.deps.Rows.AppendActivityRow(rowBuf[:0], page.Data[i])
+			if err != nil {
+				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
+			}
+			rowBuf = row
+			if info.CreatedMs < from || info.CreatedMs > sc.WindowEndMs {
+				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d outside the scan window [%d, %d]: the API ignored the created filter", info.ID, info.CreatedMs, from, sc.WindowEndMs)}
+			}
+			if _, dup := seen[info.ID]; dup && info.CreatedMs == from {
+				res.Duplicates++
+				continue
+			}
+			ok, err := batch.Append(row)
+			if err == nil && !ok {
+				if err := flush(filters); err != nil {
+					return err
+				}
+				ok, err = batch.Append(row)
+			}
+			if err != nil || !ok {
+				return &Error{Class: ClassInternal, Err: fmt.Errorf("activity %s: its row of %d bytes does not fit in a batch: %w", info.ID, len(row), err)}
+			}
+			rowPos = append(rowPos, i+1)
+		}
+		if err := flush(filters); err != nil {
+			return err
+		}
+		if !page.HasNext {
+			break
+		}
+		if len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
+			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
+		}
+		// The page is forwarded: the continuation moves to the next request.
+		filters, done = page.NextQueryFilters, 0
+		state.Scan = &checkpoint.Scan{Filters: filters, WindowEndMs: sc.WindowEndMs}
+		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position: %w", err)}
+		}
+	}
+	// The window is forwarded: the cursor moves past it.
+	state = checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: sc.WindowEndMs + 1}, ScannedToMs: max(sc.WindowEndMs, state.ScannedToMs)}
+	if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+		return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint at the scan window's end: %w", err)}
+	}
+	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
+	return nil
+}

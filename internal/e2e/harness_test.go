@@ -25,7 +25,11 @@ import (
 )
 
 var (
-	handlerBin    string // built once in TestMain
+	handlerBin string // built once in TestMain
+	// raceBin is the handler built with the race detector when the tests run
+	// with -race (make test); tests that exercise the handler's concurrency
+	// (heartbeat, pacing, concurrent invocations) use it. Empty otherwise.
+	raceBin       string
 	repoRoot      string
 	sharedAzurite *azurite.Process
 )
@@ -44,11 +48,18 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		handlerBin = filepath.Join(dir, "handler")
-		build := exec.Command("go", "build", "-o", handlerBin, "./handler")
-		build.Dir = repoRoot
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build the handler: %v\n%s", err, out)
-			return 1
+		builds := [][]string{{"build", "-o", handlerBin, "./handler"}}
+		if raceBuild {
+			raceBin = handlerBin + "-race"
+			builds = append(builds, []string{"build", "-race", "-o", raceBin, "./handler"})
+		}
+		for _, args := range builds {
+			build := exec.Command("go", args...)
+			build.Dir = repoRoot
+			if out, err := build.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "build the handler: %v\n%s", err, out)
+				return 1
+			}
 		}
 		// One Azurite for the package; every test has its own table.
 		sharedAzurite, err = azurite.Start(context.Background(), azurite.Options{})
@@ -81,6 +92,7 @@ func findRepoRoot() (string, error) {
 // world is one test's stack plus the handlers it runs.
 type world struct {
 	t        *testing.T
+	race     bool // run the race-built handler, when there is one
 	stack    *localstack.Stack
 	settings map[string]string
 	mu       sync.Mutex
@@ -116,6 +128,9 @@ func newWorld(t *testing.T, sim mcasapi.Options, settings map[string]string) *wo
 	}
 	t.Cleanup(func() {
 		_ = st.Close()
+		if strings.Contains(w.captured.String(), "WARNING: DATA RACE") {
+			t.Errorf("the handler reported a data race:\n%s", tail(w.captured.String(), 4000))
+		}
 		// Promise 6: the token never appears in a log line, an error or a response.
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -178,7 +193,11 @@ func (w *world) start(extra ...string) *proc {
 	}
 	env = append(env, extra...)
 	p := &proc{w: w, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), out: &lockedBuffer{w: w}}
-	p.cmd = exec.Command(handlerBin)
+	bin := handlerBin
+	if w.race && raceBin != "" {
+		bin = raceBin
+	}
+	p.cmd = exec.Command(bin)
 	p.cmd.Dir = repoRoot
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

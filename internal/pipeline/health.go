@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
@@ -17,7 +18,13 @@ type HealthReporter struct {
 	Stream   string
 	APIHost  string
 	Version  string
+
+	mu      sync.Mutex
+	pending []sentinel.Health // rows whose upload failed, sent with the next one
 }
+
+// maxPendingHealth bounds the rows kept while the health stream is failing.
+const maxPendingHealth = 100
 
 // Report builds the invocation's health row and uploads it. redact removes
 // the token from the error text. The row never carries an activity.
@@ -48,12 +55,25 @@ func (h *HealthReporter) Report(ctx context.Context, invocationID string, res Re
 		row.ScannedTo = pos
 		row.LagSeconds = end.Sub(pos).Seconds()
 	}
+	// Rows that failed earlier go first, so the gap shows in Sentinel itself.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rows := append(h.pending, row)
 	b := sentinel.NewBatch()
-	if ok, err := b.Append(h.Rows.AppendHealthRow(nil, &row)); err != nil || !ok {
-		return fmt.Errorf("build the health row: %w", err)
+	var buf []byte
+	for i := range rows {
+		buf = h.Rows.AppendHealthRow(buf[:0], &rows[i])
+		if ok, err := b.Append(buf); err != nil || !ok {
+			return fmt.Errorf("build the health rows: %w", err)
+		}
 	}
-	if _, err := h.Uploader.Upload(ctx, h.Stream, b); err != nil {
-		return fmt.Errorf("upload the health row to %s: %w", h.Stream, err)
+	st, err := h.Uploader.Upload(ctx, h.Stream, b)
+	h.pending = rows[st.Rows:]
+	if len(h.pending) > maxPendingHealth {
+		h.pending = h.pending[len(h.pending)-maxPendingHealth:]
+	}
+	if err != nil {
+		return fmt.Errorf("upload %d health rows to %s (kept for the next invocation): %w", len(rows)-st.Rows, h.Stream, err)
 	}
 	return nil
 }

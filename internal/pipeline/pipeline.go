@@ -197,36 +197,15 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 
 	cur := newCursor(state.Cursor)
-	batch := sentinel.NewBatch()
-	var (
-		rowCursors []checkpoint.Cursor // the cursor after each row of batch
-		rowBuf     []byte
-	)
-	// flush uploads the batch and moves the checkpoint past the rows the
-	// service accepted, all of them or, when a split upload failed part way,
-	// the ones before the failure.
-	flush := func() error {
-		if batch.Len() == 0 {
-			return nil
+	send := newSender(uploadCtx, up, r.set.Stream, res, func(c checkpoint.Cursor) error {
+		state.Cursor = c
+		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
+			return err
 		}
-		n := batch.Len()
-		st, upErr := up.Upload(uploadCtx, r.set.Stream, batch)
-		if st.Rows > 0 {
-			res.Forwarded += st.Rows
-			res.Uploads += st.Requests
-			state.Cursor = rowCursors[st.Rows-1]
-			if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
-				return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
-			}
-			res.Checkpoint = state.Cursor
-		}
-		if upErr != nil {
-			return &Error{Class: classifyUpload(upErr), Err: fmt.Errorf("upload %d rows to %s (%d accepted): %w", n, r.set.Stream, st.Rows, upErr)}
-		}
-		batch.Reset()
-		rowCursors = rowCursors[:0]
+		res.Checkpoint = c
 		return nil
-	}
+	})
+	var rowBuf []byte
 
 	complete := cur.created > windowEnd // nothing can be read yet
 	for !complete {
@@ -260,21 +239,13 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 				res.Duplicates++
 				continue
 			}
-			ok, err := batch.Append(row)
-			if err == nil && !ok {
-				if err := flush(); err != nil {
-					return err
-				}
-				ok, err = batch.Append(row)
+			if err := send.add(info.ID, row, cur.snapshot()); err != nil {
+				return err
 			}
-			if err != nil || !ok {
-				return &Error{Class: ClassInternal, Err: fmt.Errorf("activity %s: its row of %d bytes does not fit in a batch: %w", info.ID, len(row), err)}
-			}
-			rowCursors = append(rowCursors, cur.snapshot())
 		}
 		complete = len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize)
 	}
-	if err := flush(); err != nil {
+	if err := send.flush(); err != nil {
 		return err
 	}
 	if complete {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
-	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
 
 // syncScan forwards one scan-mode window. Scan mode walks a window of
@@ -47,36 +46,15 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 	for _, id := range state.Cursor.Seen {
 		seen[id] = struct{}{}
 	}
-	batch := sentinel.NewBatch()
-	var (
-		rowPos []int // position in the page after each row of batch
-		rowBuf []byte
-	)
-	// flush uploads the batch and records how far into the page the
-	// accepted rows reach.
-	flush := func(filters json.RawMessage) error {
-		if batch.Len() == 0 {
-			return nil
-		}
-		n := batch.Len()
-		st, upErr := up.Upload(uploadCtx, r.set.Stream, batch)
-		if st.Rows > 0 {
-			res.Forwarded += st.Rows
-			res.Uploads += st.Requests
-			state.Scan = &checkpoint.Scan{Filters: filters, Done: rowPos[st.Rows-1], WindowEndMs: sc.WindowEndMs}
-			if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
-				return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
-			}
-		}
-		if upErr != nil {
-			return &Error{Class: classifyUpload(upErr), Err: fmt.Errorf("upload %d rows to %s (%d accepted): %w", n, r.set.Stream, st.Rows, upErr)}
-		}
-		batch.Reset()
-		rowPos = rowPos[:0]
-		return nil
-	}
+	var filters json.RawMessage // of the page being forwarded
+	send := newSender(uploadCtx, up, r.set.Stream, res, func(done int) error {
+		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs}
+		return lease.Save(uploadCtx, state, time.Now())
+	})
+	var rowBuf []byte
 
-	filters, done := sc.Filters, sc.Done
+	filters = sc.Filters
+	done := sc.Done
 	for {
 		if !time.Now().Before(res.Start.Add(r.set.RunBudget)) {
 			res.MoreToDo = true
@@ -106,19 +84,11 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 				res.Duplicates++
 				continue
 			}
-			ok, err := batch.Append(row)
-			if err == nil && !ok {
-				if err := flush(filters); err != nil {
-					return err
-				}
-				ok, err = batch.Append(row)
+			if err := send.add(info.ID, row, i+1); err != nil {
+				return err
 			}
-			if err != nil || !ok {
-				return &Error{Class: ClassInternal, Err: fmt.Errorf("activity %s: its row of %d bytes does not fit in a batch: %w", info.ID, len(row), err)}
-			}
-			rowPos = append(rowPos, i+1)
 		}
-		if err := flush(filters); err != nil {
+		if err := send.flush(); err != nil {
 			return err
 		}
 		if !page.HasNext {

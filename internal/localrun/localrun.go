@@ -37,8 +37,10 @@ type Options struct {
 	// UntilDrained stops once the backlog is forwarded and an invocation
 	// found nothing more to do (tests, demos).
 	UntilDrained bool
-	Verbose      bool // show the handler's own log lines
-	Out          io.Writer
+	// MaxInvocations, when positive, stops after that many invocations.
+	MaxInvocations int
+	Verbose        bool // show the handler's own log lines
+	Out            io.Writer
 }
 
 // Report is what a run leaves for a caller that checks it.
@@ -51,6 +53,9 @@ type Report struct {
 type state struct {
 	Epoch time.Time `json:"epoch"` // the backlog is generated before this, the same on every run
 	Seed  uint64    `json:"seed"`
+	// APIAddr is where the simulated tenant listens: the checkpoint is kept
+	// per API host, so a second run must find the tenant where it was.
+	APIAddr string `json:"apiAddr,omitempty"`
 }
 
 // Run brings the stack up, runs the timer host until ctx ends (or the
@@ -70,11 +75,21 @@ func Run(ctx context.Context, opts Options) (rep Report, err error) {
 		SentinelDir:     rep.SentinelDir,
 		AzuriteLocation: filepath.Join(opts.StateDir, "azurite"),
 		Sim:             mcasapi.Options{Seed: st.Seed, RequestsPerMinute: opts.RPM, RetryAfter: true},
+		APIAddr:         st.APIAddr,
 	})
 	if err != nil {
 		return rep, withHint(err)
 	}
 	defer stack.Close()
+	if addr := strings.TrimPrefix(stack.APIURL, "https://"); addr != st.APIAddr {
+		if st.APIAddr != "" {
+			fmt.Fprintf(out, "note: %s is taken, so the simulated tenant moved to %s and starts a new checkpoint\n", st.APIAddr, addr)
+		}
+		st.APIAddr = addr
+		if err := saveState(opts.StateDir, st); err != nil {
+			return rep, err
+		}
+	}
 	rep.PIDs = append(rep.PIDs, stack.Azurite.PID())
 
 	// The same backlog on every run (same seed, same epoch), so a second
@@ -136,6 +151,7 @@ func Run(ctx context.Context, opts Options) (rep Report, err error) {
 				}
 			}
 		},
+		MaxInvocations: opts.MaxInvocations,
 		StopWhen: func(f timerhost.InvocationFinished) bool {
 			return opts.UntilDrained && f.Err == nil && drained(f) && len(forwarded(stack)) >= opts.Volume
 		},
@@ -173,8 +189,15 @@ func loadState(dir string) (state, error) {
 		return st, nil
 	}
 	st = state{Epoch: time.Now().UTC().Truncate(time.Second), Seed: uint64(time.Now().UnixNano())}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	return st, os.WriteFile(path, b, 0o644)
+	return st, saveState(dir, st)
+}
+
+func saveState(dir string, st state) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "localrun.json"), b, 0o644)
 }
 
 func printBanner(out io.Writer, s *localstack.Stack, o Options, sentinelDir string) {

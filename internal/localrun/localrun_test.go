@@ -51,9 +51,10 @@ func TestLocalRunDrainsBacklogIntoFileSink(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	root, state := appRoot(t), t.TempDir()
 	rep, err := Run(ctx, Options{
-		AppRoot:      appRoot(t),
-		StateDir:     t.TempDir(),
+		AppRoot:      root,
+		StateDir:     state,
 		Volume:       1500,
 		Schedule:     "*/2 * * * * *",
 		Lookback:     24 * time.Hour,
@@ -65,6 +66,18 @@ func TestLocalRunDrainsBacklogIntoFileSink(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	// A second make run resumes from the checkpoint: the same backlog is not
+	// forwarded again.
+	var out2 bytes.Buffer
+	if _, err := Run(ctx, Options{
+		AppRoot: root, StateDir: state, Volume: 1500, Schedule: "*/2 * * * * *", Lookback: 24 * time.Hour,
+		RPM: 600, Settle: time.Second, Budget: time.Minute, MaxInvocations: 2, Out: &out2,
+	}); err != nil {
+		t.Fatalf("second Run: %v\n%s", err, out2.String())
+	}
+	if !strings.Contains(out2.String(), "forwarded 0 activities") {
+		t.Errorf("second run output lacks an invocation that forwarded nothing:\n%s", out2.String())
 	}
 	f, err := os.Open(filepath.Join(rep.SentinelDir, "MCAS_Activity_Log_CL.jsonl"))
 	if err != nil {

@@ -45,6 +45,10 @@ type Options struct {
 	AzuriteOutput           io.Writer
 	// Sim configures the simulated tenant. Its Tokens are set to the stack's token.
 	Sim mcasapi.Options
+	// APIAddr serves the simulated tenant at this address (host:port) when it
+	// is free; empty or taken: a free port. The checkpoint is keyed by the
+	// API's host, so make run keeps the same one across runs.
+	APIAddr string
 	// IngestionMaxBytes lowers the Logs Ingestion per-call limit (tests of 413).
 	IngestionMaxBytes int
 }
@@ -107,14 +111,17 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 
 	s.KeyVault = keyvault.New(keyvault.Options{Validate: s.Identity.Validate})
 	s.KeyVault.SetSecret(SecretName, s.Token)
-	if s.KeyVaultURL, err = s.serveTLS(ca, s.KeyVault); err != nil {
+	if s.KeyVaultURL, err = s.serveTLS(ca, s.KeyVault, ""); err != nil {
 		return nil, fmt.Errorf("key vault: %w", err)
 	}
 
 	simOpts := opts.Sim
 	simOpts.Tokens = []string{s.Token}
 	s.Sim = mcasapi.New(simOpts)
-	if s.APIURL, err = s.serveTLS(ca, s.Sim); err != nil {
+	if s.APIURL, err = s.serveTLS(ca, s.Sim, opts.APIAddr); err != nil && opts.APIAddr != "" {
+		s.APIURL, err = s.serveTLS(ca, s.Sim, "")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("activities API: %w", err)
 	}
 
@@ -122,7 +129,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.IngestionURL, err = s.serveTLS(ca, s.Ingestion); err != nil {
+	if s.IngestionURL, err = s.serveTLS(ca, s.Ingestion, ""); err != nil {
 		return nil, fmt.Errorf("logs ingestion: %w", err)
 	}
 	return s, nil
@@ -158,8 +165,8 @@ func (s *Stack) Close() error {
 	return errors.Join(errs...)
 }
 
-func (s *Stack) serveTLS(ca *localtls.CA, h http.Handler) (string, error) {
-	srv, err := ca.Serve("", h)
+func (s *Stack) serveTLS(ca *localtls.CA, h http.Handler, addr string) (string, error) {
+	srv, err := ca.Serve(addr, h)
 	if err != nil {
 		return "", err
 	}

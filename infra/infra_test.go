@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -504,7 +503,7 @@ func TestPackageScript(t *testing.T) {
 	write("MCASTimerTrigger/function.json", `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"%MCAS_SCHEDULE%"}]}`)
 	cmd := exec.Command("sh", filepath.Join(infraDir(t), "scripts", "package.sh"))
 	cmd.Env = append(os.Environ(), "MCAS_PACKAGE_ROOT="+root,
-		"PATH="+filepath.Join(runtime.GOROOT(), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+		"PATH="+filepath.Join(goRoot(t), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("package.sh: %v\n%s", err, out)
 	}
@@ -549,4 +548,14 @@ func TestRepositoryFunctionJSON(t *testing.T) {
 	if !strings.Contains(string(data), `"%MCAS_SCHEDULE%"`) {
 		t.Error(`function.json does not read the schedule from %MCAS_SCHEDULE%`)
 	}
+}
+
+// goRoot is the GOROOT of the go command running the tests.
+func goRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -285,7 +285,8 @@ func (p *proc) invoke(ctx context.Context) invocation {
 		ReturnValue any
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
-		p.w.t.Fatalf("invocation answered %d with a body that is not the protocol's JSON: %q", resp.StatusCode, body)
+		// No Fatal here: invoke also runs in goroutines.
+		return invocation{status: resp.StatusCode, err: fmt.Errorf("the answer is not the protocol's JSON: %q", body), took: time.Since(start)}
 	}
 	if out.Outputs == nil {
 		p.w.t.Errorf("invocation answer lacks Outputs: %s", body)
@@ -361,15 +362,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
-}
-
-// visibleBy returns the sim's activities created at or before t.
-func visibleBy(sim *mcasapi.Sim, t time.Time) []mcasapi.Activity {
-	var out []mcasapi.Activity
-	for _, a := range sim.Activities() {
-		if a.Created <= t.UnixMilli() {
-			out = append(out, a)
-		}
-	}
-	return out
 }

@@ -160,7 +160,7 @@ func decodePage(raw []byte) (Page, error) {
 	var env struct {
 		Data             *[]json.RawMessage `json:"data"`
 		HasNext          bool               `json:"hasNext"`
-		Total            float64            `json:"total"`
+		Total            json.RawMessage    `json:"total"` // approximate, unused: never a reason to reject a page
 		NextQueryFilters json.RawMessage    `json:"nextQueryFilters"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
@@ -169,7 +169,11 @@ func decodePage(raw []byte) (Page, error) {
 	if env.Data == nil {
 		return Page{}, &BadResponseError{Reason: `the body has no "data" array`, Snippet: snippet(raw)}
 	}
-	return Page{Data: *env.Data, HasNext: env.HasNext, Total: env.Total, NextQueryFilters: env.NextQueryFilters}, nil
+	total, err := strconv.ParseFloat(string(env.Total), 64)
+	if err != nil {
+		total = 0 // unknown: absent, out of range (±Inf) or not a number
+	}
+	return Page{Data: *env.Data, HasNext: env.HasNext, Total: total, NextQueryFilters: env.NextQueryFilters}, nil
 }
 
 // do sends body, pacing every attempt, until the API answers 200 or the

@@ -37,7 +37,7 @@ func (p *pacer) Wait(ctx context.Context) error {
 		return err
 	}
 	// The call must start before the lease's expiry minus one interval.
-	if p.lease.Expires().Sub(time.Now()) < p.interval+time.Second {
+	if time.Until(p.lease.Expires()) < p.interval+time.Second {
 		if err := p.lease.Renew(ctx, time.Now()); err != nil {
 			r.Cancel()
 			return fmt.Errorf("renew the lease before calling the API: %w", err)

@@ -266,9 +266,6 @@ var locs = []locInfo{
 	{"RU", "Moscow", "MOW", "Moscow", 55.7558, 37.6173, "Anonymous VPN", true, 3, "RISKY"},
 }
 
-// firstAnonymousLoc is the index of the first anonymous-proxy place.
-const firstAnonymousLoc = 10
-
 var ipNets = [...]string{"192.0.2.", "198.51.100.", "203.0.113."}
 
 // ip returns the address numbered n (0..63) of the place at index loc.

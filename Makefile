@@ -61,6 +61,13 @@ test: tools build fmt-check lint fuzz
 soak: $(AZURITE) build
 	$(GO) run ./cmd/soak -duration $(DURATION) $(SOAK_FLAGS)
 
+# Throughput against the API rate limit, CPU and memory per 100k activities
+# against a baseline program, and readiness, on the local stack (about 40 min;
+# results in docs/benchmarks.md). Not part of make test.
+# make bench BENCH_FLAGS=-quick   |   BENCH_FLAGS="-sizes 10k,100k -reps 5"
+bench: $(AZURITE)
+	$(GO) run ./cmd/bench $(BENCH_FLAGS)
+
 # govulncheck against vuln.go.dev (needs that network), or offline: a database
 # built from the golang.org/x/vulndb module, fetched through the module proxy.
 vulncheck:

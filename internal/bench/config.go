@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/config"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+)
+
+// Config chooses what a Run measures and at which sizes.
+type Config struct {
+	// RepoRoot is the module root (go.mod, host.json, handler/). Empty: found
+	// by walking up from the working directory.
+	RepoRoot string
+	// WorkDir holds the built binaries and the stacks' files. Empty: a new
+	// temporary directory, removed at the end.
+	WorkDir string
+
+	// Reps is how many times each pacing and cost measurement is repeated;
+	// the report shows medians.
+	Reps int
+
+	// PaceBacklog is the backlog of the pacing runs, in activities; 0 skips them.
+	PaceBacklog int
+	// PaceRPM is the connector's MCAS_REQUESTS_PER_MINUTE in the pacing runs.
+	PaceRPM int
+	// PaceWindow is the simulated tenant's sliding rate-limit window.
+	PaceWindow time.Duration
+	// PaceSimLimit is the most calls the tenant accepts per PaceWindow; 0
+	// means the connector's rate over the window (PaceRPM × PaceWindow / 1 min),
+	// which is the bench's point: the connector must keep to the very limit.
+	PaceSimLimit int
+
+	// CostSizes are the backlogs of the cost runs; empty skips them.
+	CostSizes []int
+	// CostRPM is the connector's MCAS_REQUESTS_PER_MINUTE in the cost runs,
+	// where the tenant has no rate limit: these runs do not measure pacing.
+	CostRPM int
+
+	// ReadyStarts is how many starts the readiness median is taken over; 0 skips it.
+	ReadyStarts int
+
+	// Seed seeds the simulated tenants.
+	Seed uint64
+	// ProfileDir, when set, receives baseline-<size>.pprof, a CPU profile of
+	// the baseline program's first run at each size.
+	ProfileDir string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// Verbose copies the handlers' own output to Log.
+	Verbose bool
+}
+
+// Default is the full bench: pacing on a 30,000-activity backlog at 600
+// calls a minute against a limit of 60 per 6 s (the real 30 per 60 s,
+// twenty times faster), cost at 10k, 100k and 1M activities, readiness over
+// 10 starts, 3 repetitions.
+func Default() Config {
+	return Config{
+		Reps:        3,
+		PaceBacklog: 30_000,
+		PaceRPM:     600,
+		PaceWindow:  6 * time.Second,
+		CostSizes:   []int{10_000, 100_000, 1_000_000},
+		CostRPM:     config.MaxRequestsPerMinute,
+		ReadyStarts: 10,
+		Seed:        20260501,
+	}
+}
+
+// Quick is a smoke run of a few seconds per measurement: small backlogs,
+// one repetition. Its numbers show the bench works, not how fast the handler
+// is. The pacing backlog still spans more than one window of the limit.
+func Quick() Config {
+	c := Default()
+	c.Reps = 1
+	c.PaceBacklog = 15_000
+	c.PaceRPM = 1200
+	c.CostSizes = []int{2_000}
+	c.ReadyStarts = 3
+	return c
+}
+
+// simLimit is the tenant's limit per PaceWindow in the pacing runs.
+func (c *Config) simLimit() int {
+	if c.PaceSimLimit > 0 {
+		return c.PaceSimLimit
+	}
+	return int(int64(c.PaceRPM) * int64(c.PaceWindow) / int64(time.Minute))
+}
+
+// ceiling is the most activities a second the connector can read at PaceRPM.
+func (c *Config) ceiling() float64 {
+	return float64(c.PaceRPM) / 60 * mcas.MaxPageSize
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Reps < 1 {
+		errs = append(errs, fmt.Errorf("reps %d: want at least 1", c.Reps))
+	}
+	if c.PaceBacklog < 0 || c.ReadyStarts < 0 {
+		errs = append(errs, errors.New("backlogs and counts cannot be negative"))
+	}
+	if c.PaceBacklog > 0 {
+		if c.PaceRPM < 1 || c.PaceRPM > config.MaxRequestsPerMinute {
+			errs = append(errs, fmt.Errorf("pacing rpm %d: want 1 to %d (the handler's own bound)", c.PaceRPM, config.MaxRequestsPerMinute))
+		}
+		if c.PaceWindow <= 0 {
+			errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
+		} else if c.simLimit() < 1 {
+			errs = append(errs, fmt.Errorf("pacing: %d calls a minute over a %s window allow no call at all: lengthen the window", c.PaceRPM, c.PaceWindow))
+		}
+	}
+	for _, n := range c.CostSizes {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("cost size %d: want at least 1 activity", n))
+		}
+	}
+	if len(c.CostSizes) > 0 && (c.CostRPM < 1 || c.CostRPM > config.MaxRequestsPerMinute) {
+		errs = append(errs, fmt.Errorf("cost rpm %d: want 1 to %d (the handler's own bound)", c.CostRPM, config.MaxRequestsPerMinute))
+	}
+	return errors.Join(errs...)
+}

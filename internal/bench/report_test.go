@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMedianAndSpread(t *testing.T) {
+	for _, tc := range []struct {
+		xs         []float64
+		wantMedian float64
+		wantSpread string
+	}{
+		{nil, 0, "0.0"},
+		{[]float64{3}, 3, "3.0"},
+		{[]float64{3, 1, 2}, 2, "2.0 (1.0–3.0)"},
+		{[]float64{4, 1, 3, 2}, 2.5, "2.5 (1.0–4.0)"},
+	} {
+		if got := median(tc.xs); got != tc.wantMedian {
+			t.Errorf("median(%v) = %v, want %v", tc.xs, got, tc.wantMedian)
+		}
+		if got := spread(tc.xs, "%.1f"); got != tc.wantSpread {
+			t.Errorf("spread(%v) = %q, want %q", tc.xs, got, tc.wantSpread)
+		}
+	}
+}
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{1_000_000: "1M", 100_000: "100k", 2500: "2500", 1500: "1500", 10_000: "10k", 999: "999"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestPer100k(t *testing.T) {
+	if got := per100k(2*time.Second, 10_000); got != 20*time.Second {
+		t.Errorf("per100k(2s, 10k) = %s, want 20s", got)
+	}
+}
+
+// TestSummaryVerdicts checks each target's verdict from made-up measurements.
+func TestSummaryVerdicts(t *testing.T) {
+	pace := func(rate float64, throttled, inWindow int) PaceRep {
+		return PaceRep{Ceiling: 1000, Limit: 60, Window: 6 * time.Second, Steady: Steady{Rate: rate}, Throttle: throttled, MaxInWindow: inWindow,
+			Delivery: Delivery{Expected: 10, Rows: 10}}
+	}
+	cost := func(cpu, base time.Duration, rss int64) CostRep {
+		return CostRep{Handler: drained{Usage: usage{CPU: cpu, MaxRSS: rss}}, Baseline: usage{CPU: base}, Delivery: Delivery{Expected: 1, Rows: 1}}
+	}
+	for _, tc := range []struct {
+		name string
+		rep  Report
+		want map[string]string // target prefix → verdict
+	}{
+		{
+			name: "all met",
+			rep: Report{
+				Pace:  []PaceRep{pace(980, 0, 60), pace(975, 0, 59), pace(990, 0, 60)},
+				Cost:  []CostSize{{Backlog: 10_000, Reps: []CostRep{cost(12*time.Second, 10*time.Second, 25e6)}}, {Backlog: 100_000, Reps: []CostRep{cost(11*time.Second, 10*time.Second, 27e6)}}},
+				Ready: []time.Duration{20 * time.Millisecond, 30 * time.Millisecond, 25 * time.Millisecond},
+			},
+			want: map[string]string{"throughput": "yes", "429s": "yes", "calls in any": "yes", "handler CPU": "yes", "handler peak RSS": "yes", "peak RSS flat": "yes", "ready": "yes", "every activity": "yes"},
+		},
+		{
+			name: "all missed",
+			rep: Report{
+				Pace:  []PaceRep{pace(900, 2, 61)},
+				Cost:  []CostSize{{Backlog: 10_000, Reps: []CostRep{cost(15*time.Second, 10*time.Second, 30e6)}}, {Backlog: 1_000_000, Reps: []CostRep{cost(13*time.Second, 10*time.Second, 45e6)}}},
+				Ready: []time.Duration{150 * time.Millisecond},
+			},
+			want: map[string]string{"throughput": "**no**", "429s": "**no**", "calls in any": "**no**", "handler CPU": "**no**", "handler peak RSS": "**no**", "peak RSS flat": "**no**", "ready": "**no**", "every activity": "**no**"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]string{}
+			for _, row := range tc.rep.Summary().rows {
+				for prefix := range tc.want {
+					if strings.HasPrefix(row[0], prefix) {
+						got[prefix] = row[2]
+					}
+				}
+			}
+			for prefix, want := range tc.want {
+				if got[prefix] != want {
+					t.Errorf("%q: verdict %q, want %q", prefix, got[prefix], want)
+				}
+			}
+		})
+	}
+}

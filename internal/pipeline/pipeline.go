@@ -189,7 +189,7 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 // uploadCtx never expires on its own, because an upload once started is
 // awaited to its answer: one the service accepted but we gave up on would be
 // sent again by the next run.
-func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) error {
+func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
 	start := res.Start
 	state := r.initialState(lease, start, log)
 	windowEnd := start.Add(-r.set.SettleDelay).UnixMilli()
@@ -205,6 +205,13 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 		res.Checkpoint = c
 		return nil
 	})
+	// Whatever ends the run, the upload in flight is awaited (and its
+	// checkpoint saved) before the lease is released.
+	defer func() {
+		if werr := send.wait(); err == nil {
+			err = werr
+		}
+	}()
 	var rowBuf []byte
 
 	complete := cur.created > windowEnd // nothing can be read yet

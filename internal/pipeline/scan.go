@@ -21,7 +21,7 @@ import (
 // request's answer are already forwarded). A run that stops or dies mid
 // window resumes from the continuation; the window ends only when the API
 // says there is nothing next, and the cursor then moves past it.
-func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) error {
+func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
 	state := r.initialState(lease, res.Start, log)
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	from := state.Cursor.CreatedMs
@@ -46,15 +46,24 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 	for _, id := range state.Cursor.Seen {
 		seen[id] = struct{}{}
 	}
-	var filters json.RawMessage // of the page being forwarded
-	send := newSender(uploadCtx, up, r.set.Stream, res, func(done int) error {
-		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs}
+	// A row's position: its page (by the filters that asked for it) and how
+	// many of the page's rows are forwarded once it is.
+	type scanPos struct {
+		filters json.RawMessage
+		done    int
+	}
+	send := newSender(uploadCtx, up, r.set.Stream, res, func(p scanPos) error {
+		state.Scan = &checkpoint.Scan{Filters: p.filters, Done: p.done, WindowEndMs: sc.WindowEndMs}
 		return lease.Save(uploadCtx, state, time.Now())
 	})
+	defer func() {
+		if werr := send.wait(); err == nil {
+			err = werr
+		}
+	}()
 	var rowBuf []byte
 
-	filters = sc.Filters
-	done := sc.Done
+	filters, done := sc.Filters, sc.Done
 	for {
 		if !time.Now().Before(res.Start.Add(r.set.RunBudget)) {
 			res.MoreToDo = true
@@ -84,7 +93,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, i+1); err != nil {
+			if err := send.add(info.ID, row, scanPos{filters, i + 1}); err != nil {
 				return err
 			}
 		}

@@ -9,11 +9,15 @@ import (
 )
 
 // sender batches rows and uploads them. P is what the checkpoint needs to
-// know about a row's position (a cursor in list mode, an index into the page
-// in scan mode): after each upload, save gets the position of the last row
-// the service accepted, all of the batch or, when a split upload failed part
-// way, the rows before the failure. The checkpoint never moves past a row
-// that was not accepted.
+// know about a row's position (a cursor in list mode, a page and an index
+// into it in scan mode): after each upload, save gets the position of the
+// last row the service accepted, all of the batch or, when a split upload
+// failed part way, the rows before the failure. The checkpoint never moves
+// past a row that was not accepted.
+//
+// A full batch is uploaded in the background while the caller goes on
+// reading the next page: at most one upload is in flight, saves happen in
+// upload order, and once an upload has failed no other one starts.
 type sender[P any] struct {
 	ctx    context.Context // never expires on its own: an upload is awaited to its answer
 	up     Uploader
@@ -23,17 +27,23 @@ type sender[P any] struct {
 
 	batch *sentinel.Batch
 	pos   []P
+
+	// The batch in flight and the channel its outcome arrives on (nil when none).
+	spare    *sentinel.Batch
+	sparePos []P
+	inflight chan error
 }
 
 func newSender[P any](ctx context.Context, up Uploader, stream string, res *Result, save func(P) error) *sender[P] {
-	return &sender[P]{ctx: ctx, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch()}
+	return &sender[P]{ctx: ctx, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
 }
 
-// add appends a row, flushing first when the batch is full.
+// add appends a row; when the batch is full it is handed to the background
+// upload and the row starts the next one.
 func (s *sender[P]) add(id string, row []byte, p P) error {
 	ok, err := s.batch.Append(row)
 	if err == nil && !ok {
-		if err := s.flush(); err != nil {
+		if err := s.start(); err != nil {
 			return err
 		}
 		ok, err = s.batch.Append(row)
@@ -45,24 +55,64 @@ func (s *sender[P]) add(id string, row []byte, p P) error {
 	return nil
 }
 
-// flush uploads the batch and saves the position of the accepted rows.
+// start waits for the upload in flight, then uploads the current batch in
+// the background.
+func (s *sender[P]) start() error {
+	if err := s.wait(); err != nil {
+		return err
+	}
+	if s.batch.Len() == 0 {
+		return nil
+	}
+	s.batch, s.spare = s.spare, s.batch
+	s.pos, s.sparePos = s.sparePos[:0], s.pos
+	done := make(chan error, 1)
+	s.inflight = done
+	b, pos := s.spare, s.sparePos
+	go func() { done <- s.upload(b, pos) }()
+	return nil
+}
+
+// wait returns the outcome of the upload in flight, if any.
+func (s *sender[P]) wait() error {
+	if s.inflight == nil {
+		return nil
+	}
+	err := <-s.inflight
+	s.inflight = nil
+	return err
+}
+
+// flush uploads everything not yet uploaded and waits for it.
 func (s *sender[P]) flush() error {
-	n := s.batch.Len()
+	if err := s.wait(); err != nil {
+		return err
+	}
+	err := s.upload(s.batch, s.pos)
+	if err == nil {
+		s.batch.Reset()
+		s.pos = s.pos[:0]
+	}
+	return err
+}
+
+// upload sends b and saves the position of its accepted rows.
+func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
+	n := b.Len()
 	if n == 0 {
 		return nil
 	}
-	st, upErr := s.up.Upload(s.ctx, s.stream, s.batch)
+	st, upErr := s.up.Upload(s.ctx, s.stream, b)
 	if st.Rows > 0 {
 		s.res.Forwarded += st.Rows
 		s.res.Uploads += st.Requests
-		if err := s.save(s.pos[st.Rows-1]); err != nil {
+		if err := s.save(pos[st.Rows-1]); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
 		}
 	}
 	if upErr != nil {
 		return &Error{Class: classifyUpload(upErr), Err: fmt.Errorf("upload %d rows to %s (%d accepted): %w", n, s.stream, st.Rows, upErr)}
 	}
-	s.batch.Reset()
-	s.pos = s.pos[:0]
+	b.Reset()
 	return nil
 }

@@ -161,8 +161,9 @@ func TestBadAnswersFailLoudlyAndLoseNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		api     *fault.Fault // fault on the Activities API
-		ingest  *fault.Fault // fault on the Logs Ingestion API
+		api     *fault.Fault  // fault on the Activities API
+		ingest  *fault.Fault  // fault on the Logs Ingestion API
+		ingests []fault.Fault // or a sequence of them
 		wantMsg string
 	}{
 		{name: "HTML page instead of JSON", api: &fault.Fault{Kind: fault.HTMLPage}, wantMsg: "HTML page"},
@@ -171,6 +172,10 @@ func TestBadAnswersFailLoudlyAndLoseNothing(t *testing.T) {
 		{name: "bad request", api: &fault.Fault{Kind: fault.Status, Status: 400, Body: `{"filters":[{"error":"created is not valid","errorMessageCode":"CONSOLE_FORMS_NOT_VALID_VALUE"}],"error":true}`}, wantMsg: "created is not valid"},
 		{name: "upload refused", ingest: &fault.Fault{Kind: fault.Status, Status: 400, Body: `{"error":{"code":"InvalidPayload","message":"bad rows"}}`}, wantMsg: "InvalidPayload"},
 		{name: "upload forbidden", ingest: &fault.Fault{Kind: fault.Status, Status: 403, Body: `{"error":{"code":"OperationFailed","message":"IsRbacPresent: False"}}`}, wantMsg: "403"},
+		// A 413 splits the batch; the first half is accepted, the second
+		// refused: the checkpoint must move past exactly the first half.
+		{name: "split upload half refused", ingests: []fault.Fault{{}, {Kind: fault.Status, Status: 413, Body: `{"error":{"code":"ContentLengthLimitExceeded","message":"too large"}}`}, {},
+			{Kind: fault.Status, Status: 400, Body: `{"error":{"code":"InvalidPayload","message":"second half refused"}}`}}, wantMsg: "second half refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +192,7 @@ func TestBadAnswersFailLoudlyAndLoseNothing(t *testing.T) {
 			if tt.ingest != nil {
 				w.stack.Ingestion.Faults.Push(ok, *tt.ingest)
 			}
+			w.stack.Ingestion.Faults.Push(tt.ingests...)
 			p := w.start()
 			failed := p.invoke(context.Background())
 			if failed.status != 500 {

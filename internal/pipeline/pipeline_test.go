@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -178,6 +179,7 @@ func TestClassOf(t *testing.T) {
 		{&mcas.BadResponseError{Reason: "html"}, ClassAPIBadResponse},
 		{&mcas.TokenError{Err: errors.New("kv down")}, ClassToken},
 		{&mcas.TransportError{Err: errors.New("reset")}, ClassAPIUnavailable},
+		{fmt.Errorf("renew the lease before calling the API: %w", checkpoint.ErrLeaseLost), ClassLeaseLost},
 	}
 	for _, tt := range apiTests {
 		if got := classifyAPI(tt.err); got != tt.want {

@@ -94,6 +94,9 @@ func classifyAPI(err error) string {
 		tokErr *mcas.TokenError
 	)
 	switch {
+	case errors.Is(err, checkpoint.ErrLeaseLost):
+		// The pacer renews before a call and can be the one to find the lease taken.
+		return ClassLeaseLost
 	case errors.As(err, &tokErr):
 		return ClassToken
 	case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):

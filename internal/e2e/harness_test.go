@@ -128,17 +128,22 @@ func newWorld(t *testing.T, sim mcasapi.Options, settings map[string]string) *wo
 	}
 	t.Cleanup(func() {
 		_ = st.Close()
-		if strings.Contains(w.captured.String(), "WARNING: DATA RACE") {
-			t.Errorf("the handler reported a data race:\n%s", tail(w.captured.String(), 4000))
+		if out := w.output(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("the handler reported a data race:\n%s", tail(out, 4000))
 		}
 		// Promise 6: the token never appears in a log line, an error or a response.
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if strings.Contains(w.captured.String(), st.Token) {
+		if strings.Contains(w.output(), st.Token) {
 			t.Errorf("the API token appears in the handler's output or answers")
 		}
 	})
 	return w
+}
+
+// output is everything the handlers printed or answered so far.
+func (w *world) output() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.captured.String()
 }
 
 func (w *world) capture(p []byte) {

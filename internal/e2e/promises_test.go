@@ -267,7 +267,7 @@ func TestWrongThenRotatedToken(t *testing.T) {
 	if got := w.stack.KeyVault.Reads(); got != reads {
 		t.Errorf("Key Vault read again (%d→%d) although the token worked", reads, got)
 	}
-	if strings.Contains(w.captured.String(), wrong) {
+	if strings.Contains(w.output(), wrong) {
 		t.Errorf("the rejected token appears in the handler's output")
 	}
 }

@@ -6,7 +6,6 @@ package apitoken
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -57,7 +56,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("secret %q in Key Vault is empty", s.name)
 	}
 	if strings.ContainsAny(tok, "\r\n\t ") {
-		return "", errors.New("secret " + fmt.Sprintf("%q", s.name) + " holds white space inside the token: store the token alone")
+		return "", fmt.Errorf("secret %q holds white space inside the token: store the token alone", s.name)
 	}
 	s.cached = tok
 	return tok, nil

@@ -21,6 +21,8 @@ type HealthReporter struct {
 
 	mu      sync.Mutex
 	pending []sentinel.Health // rows whose upload failed, sent with the next one
+	batch   *sentinel.Batch   // reused: a batch holds a 1 MiB buffer
+	buf     []byte
 }
 
 // maxPendingHealth bounds the rows kept while the health stream is failing.
@@ -59,11 +61,14 @@ func (h *HealthReporter) Report(ctx context.Context, invocationID string, res Re
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rows := append(h.pending, row)
-	b := sentinel.NewBatch()
-	var buf []byte
+	if h.batch == nil {
+		h.batch = sentinel.NewBatch()
+	}
+	b := h.batch
+	b.Reset()
 	for i := range rows {
-		buf = h.Rows.AppendHealthRow(buf[:0], &rows[i])
-		if ok, err := b.Append(buf); err != nil || !ok {
+		h.buf = h.Rows.AppendHealthRow(h.buf[:0], &rows[i])
+		if ok, err := b.Append(h.buf); err != nil || !ok {
 			return fmt.Errorf("build the health rows: %w", err)
 		}
 	}

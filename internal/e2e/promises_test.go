@@ -393,6 +393,12 @@ func testKilledMidRun(t *testing.T, scan bool) {
 		time.Sleep(time.Duration(150*(kill+1)) * time.Millisecond)
 		p.kill()
 		cancel()
+		// An upload whose body was sent before the kill may still be stored
+		// a moment later: wait until the service has nothing more in hand.
+		for n := -1; n != len(w.stack.Ingestion.Uploads()); {
+			n = len(w.stack.Ingestion.Uploads())
+			time.Sleep(500 * time.Millisecond)
+		}
 		// The last upload the dead process had accepted may come again.
 		ups := w.stack.Ingestion.Uploads()
 		rows := w.stack.Ingestion.Rows(stream)
@@ -497,4 +503,22 @@ func TestScanModeBackfill(t *testing.T) {
 	p.drain(t, 10)
 	w.checkExactlyOnce(sim.Activities(), nil)
 	_ = runs
+}
+
+// Promise 2: an upload once started is awaited to its answer, never timed
+// out in under 30 s. The first upload takes 35 s; a client that gave up on
+// it would send its rows again (the service keeps them either way).
+func TestSlowUploadIsAwaited(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 13}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 600)
+	w.stack.Ingestion.Faults.Push(fault.Fault{Kind: fault.Delay, Delay: 35 * time.Second})
+	p := w.start()
+	first := p.invoke(context.Background())
+	if first.status != 200 || first.took < 35*time.Second {
+		t.Fatalf("invocation with a 35 s upload: %d after %s %v, want 200 after at least 35 s", first.status, first.took, first.logs)
+	}
+	p.drain(t, 10)
+	w.checkExactlyOnce(sim.Activities(), nil)
 }

@@ -61,10 +61,12 @@ type state struct {
 // Run brings the stack up, runs the timer host until ctx ends (or the
 // backlog is drained with UntilDrained) and stops everything.
 func Run(ctx context.Context, opts Options) (rep Report, err error) {
-	out := opts.Out
-	if out == nil {
-		out = os.Stdout
+	var out io.Writer = os.Stdout
+	if opts.Out != nil {
+		out = opts.Out
 	}
+	// The progress line and the host's events are written from two goroutines.
+	out = &lockedWriter{w: out}
 	st, err := loadState(opts.StateDir)
 	if err != nil {
 		return rep, err
@@ -225,3 +227,15 @@ func printFinished(out io.Writer, e timerhost.InvocationFinished) {
 func stamp(t time.Time) string { return t.Local().Format("15:04:05") }
 
 func short(id string) string { return id[:min(8, len(id))] }
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

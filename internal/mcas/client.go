@@ -9,8 +9,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -59,6 +61,39 @@ type Client struct {
 
 	calls     atomic.Int64
 	throttled atomic.Int64
+
+	// buf is the buffer answers are read into, kept between calls: growing
+	// a fresh one to a few hundred KB for every page costs more CPU than the
+	// network read itself. decodePage copies the activities out of it.
+	bufMu sync.Mutex
+	buf   []byte
+}
+
+// maxKeptBuffer bounds the read buffer kept between calls: list pages fit
+// (100 activities of up to ~80 KB); a larger scan page's is dropped after use.
+const maxKeptBuffer = 8 << 20
+
+// takeBuffer returns the kept read buffer, or nil when another call holds it.
+func (c *Client) takeBuffer() []byte {
+	if !c.bufMu.TryLock() {
+		return nil
+	}
+	b := c.buf
+	c.buf = nil
+	c.bufMu.Unlock()
+	return b
+}
+
+// keepBuffer hands b back for the next call.
+func (c *Client) keepBuffer(b []byte) {
+	if cap(b) > maxKeptBuffer {
+		return
+	}
+	c.bufMu.Lock()
+	if cap(b) > cap(c.buf) {
+		c.buf = b[:0]
+	}
+	c.bufMu.Unlock()
 }
 
 // NewClient returns a client for activitiesURL, which must be the full
@@ -151,6 +186,7 @@ func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	defer c.keepBuffer(raw)
 	return decodePage(raw)
 }
 
@@ -177,8 +213,10 @@ func decodePage(raw []byte) (Page, error) {
 }
 
 // do sends body, pacing every attempt, until the API answers 200 or the
-// failure is final. The 200 body is returned whole.
+// failure is final. The 200 body is returned whole, in the client's read
+// buffer: the caller hands it back with keepBuffer once decoded.
 func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
+	buf := c.takeBuffer()
 	var (
 		failures  int  // 5xx and connection failures so far
 		throttles int  // 429s in a row, for backoff without Retry-After
@@ -192,7 +230,7 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
 		if err := c.pacer.Wait(ctx); err != nil {
 			return nil, err
 		}
-		raw, err := c.attempt(ctx, token, body)
+		raw, err := c.attempt(ctx, token, body, buf)
 		if err == nil {
 			return raw, nil
 		}
@@ -225,8 +263,8 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
 	}
 }
 
-// attempt makes one request.
-func (c *Client) attempt(ctx context.Context, token string, body []byte) ([]byte, error) {
+// attempt makes one request, reading a 200 answer into buf.
+func (c *Client) attempt(ctx context.Context, token string, body []byte, buf []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
@@ -253,7 +291,7 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte) ([]byte
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+	raw, err := readBody(buf[:0], resp.Body, resp.ContentLength, maxPageBytes)
 	if err != nil {
 		// A body cut short (connection reset, truncated) is a transport failure: retried.
 		return nil, &TransportError{Err: fmt.Errorf("read the activities page: %w", err)}
@@ -265,6 +303,27 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte) ([]byte
 		return nil, &BadResponseError{Reason: "an HTML page (Content-Type " + strconv.Quote(ct) + ") instead of JSON", Snippet: snippet([]byte(redact(string(raw), token)))}
 	}
 	return raw, nil
+}
+
+// readBody appends r's content to dst, sized at once from contentLength when
+// the server sent one (-1 when not), and reads at most limit+1 bytes, so
+// that a body longer than limit shows as such.
+func readBody(dst []byte, r io.Reader, contentLength int64, limit int) ([]byte, error) {
+	dst = slices.Grow(dst, int(min(max(contentLength, 0), int64(limit)))+1)
+	for len(dst) <= limit {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 512)
+		}
+		n, err := r.Read(dst[len(dst):min(cap(dst), limit+1)])
+		dst = dst[:len(dst)+n]
+		if errors.Is(err, io.EOF) {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 func (c *Client) backoff(n int) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,5 +246,88 @@ func TestDecodePageToleratesAnOddTotal(t *testing.T) {
 		if err != nil || len(page.Data) != 1 {
 			t.Errorf("decodePage(%s) = %d activities, %v; want the one activity", body, len(page.Data), err)
 		}
+	}
+}
+
+// chunkReader returns its content a few bytes per Read, then err.
+type chunkReader struct {
+	s   string
+	n   int
+	err error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		return 0, r.err
+	}
+	n := copy(p, r.s[:min(r.n, len(r.s))])
+	r.s = r.s[n:]
+	return n, nil
+}
+
+func TestReadBody(t *testing.T) {
+	body := strings.Repeat("0123456789", 100) // 1,000 bytes
+	cut := errors.New("connection reset")
+	cases := []struct {
+		name          string
+		contentLength int64
+		limit         int
+		dst           []byte
+		readErr       error
+		want          string
+		wantErr       error
+	}{
+		{"length known", 1000, 4096, nil, io.EOF, body, nil},
+		{"length unknown (chunked)", -1, 4096, nil, io.EOF, body, nil},
+		{"length understated", 10, 4096, nil, io.EOF, body, nil},
+		{"reused buffer, larger", 1000, 4096, make([]byte, 0, 2000), io.EOF, body, nil},
+		{"reused buffer, smaller", -1, 4096, make([]byte, 0, 7), io.EOF, body, nil},
+		{"over the limit: limit+1 bytes read", 1000, 100, nil, io.EOF, body[:101], nil},
+		{"over the limit, length unknown", -1, 100, nil, io.EOF, body[:101], nil},
+		{"cut short", 2000, 4096, nil, cut, body, cut},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readBody(tc.dst, &chunkReader{s: body, n: 37, err: tc.readErr}, tc.contentLength, tc.limit)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestReusedBufferLeavesEarlierPagesIntact: the read buffer is reused from
+// one call to the next, so an earlier page's activities must not point into it.
+func TestReusedBufferLeavesEarlierPagesIntact(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		id := strings.Repeat(strconv.FormatInt(i, 10), 50)
+		_, _ = io.WriteString(w, `{"total":1,"hasNext":false,"data":[{"_id":"`+id+`","created":5}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL+"/api/v1/activities/", &tokens{values: []string{secretToken}}, &countingPacer{}, Options{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []Page
+	for range 3 {
+		p, err := c.Activities(t.Context(), Query{CreatedFrom: 1, CreatedTo: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, p)
+	}
+	for i, p := range pages {
+		want := `{"_id":"` + strings.Repeat(strconv.Itoa(i+1), 50) + `","created":5}`
+		if diff := cmp.Diff(want, string(p.Data[0])); diff != "" {
+			t.Errorf("page %d after later calls (-want +got):\n%s", i+1, diff)
+		}
+	}
+	if c.buf == nil {
+		t.Error("the read buffer was not kept for the next call")
 	}
 }

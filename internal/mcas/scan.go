@@ -54,6 +54,7 @@ func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (
 	if err != nil {
 		return ScanPage{}, err
 	}
+	defer c.keepBuffer(raw)
 	page, err := decodePage(raw)
 	if err != nil {
 		return ScanPage{}, err

@@ -52,9 +52,12 @@ func BenchmarkBatchGzip(b *testing.B) {
 	rows := batch.rows(0, batch.Len())
 	b.SetBytes(int64(batch.Size()))
 	b.ReportAllocs()
-	var zipped int
+	var (
+		u      Uploader
+		zipped int
+	)
 	for b.Loop() {
-		body, err := gzipArray(rows)
+		body, err := u.gzipArray(rows)
 		if err != nil {
 			b.Fatal(err)
 		}

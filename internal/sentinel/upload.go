@@ -44,6 +44,12 @@ type UploadStats struct {
 type Uploader struct {
 	client *azlogs.Client
 	ruleID string
+
+	// zw holds about 800 KB of compressor state, kept for the Uploader's
+	// life: a sync.Pool would lose it at nearly every GC cycle, and building
+	// a fresh one per batch shows in the CPU profile.
+	zmu sync.Mutex
+	zw  *gzip.Writer
 }
 
 // NewUploader returns an Uploader sending through client, which the caller
@@ -75,7 +81,7 @@ func (u *Uploader) upload(ctx context.Context, stream string, b *Batch, lo, hi i
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("upload %d rows to stream %s: not started: %w", hi-lo, stream, err)
 	}
-	body, err := gzipArray(rows)
+	body, err := u.gzipArray(rows)
 	if err != nil {
 		return fmt.Errorf("upload %d rows to stream %s: %w", hi-lo, stream, err)
 	}
@@ -111,9 +117,6 @@ func Rejected(err error) bool {
 	return s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests
 }
 
-// gzip.Writer holds about 800 KB of compressor state: reuse it.
-var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
-
 var (
 	openBracket  = []byte{'['}
 	closeBracket = []byte{']'}
@@ -122,11 +125,16 @@ var (
 // gzipArray compresses "[" rows "]". The output buffer is new each time, not
 // pooled: net/http may still be reading a request body after the response
 // has arrived.
-func gzipArray(rows []byte) ([]byte, error) {
-	zw := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(zw)
+func (u *Uploader) gzipArray(rows []byte) ([]byte, error) {
+	u.zmu.Lock()
+	defer u.zmu.Unlock()
 	out := bytes.NewBuffer(make([]byte, 0, len(rows)/8+512)) // activity JSON gzips about 10:1
-	zw.Reset(out)
+	if u.zw == nil {
+		u.zw = gzip.NewWriter(out)
+	} else {
+		u.zw.Reset(out)
+	}
+	zw := u.zw
 	for _, p := range [][]byte{openBracket, rows, closeBracket} {
 		if _, err := zw.Write(p); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)

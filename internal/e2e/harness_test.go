@@ -196,6 +196,11 @@ func (w *world) start(extra ...string) *proc {
 	for k, v := range w.settings {
 		env = append(env, k+"="+v)
 	}
+	if w.race {
+		// The handler runs on one P by default; the race detector needs
+		// goroutines truly running in parallel to be of use.
+		env = append(env, "GOMAXPROCS=2")
+	}
 	env = append(env, extra...)
 	p := &proc{w: w, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), out: &lockedBuffer{w: w}}
 	bin := handlerBin

@@ -32,6 +32,9 @@ func TestBackfillWithTiesAcrossPageBoundaries(t *testing.T) {
 	sim.Backfill(gen, now.Add(-8*time.Minute), now.Add(-5*time.Second), 300)
 
 	p := w.start()
+	if !p.waitOutput(`"procs":2`, 5*time.Second) {
+		t.Errorf("the handler did not say it runs on the 2 Ps GOMAXPROCS asks for:\n%s", p.out)
+	}
 	start := time.Now()
 	runs := p.drain(t, 10)
 	want := []mcasapi.Activity{}
@@ -107,6 +110,9 @@ func TestLiveArrivalsWithLateVisibility(t *testing.T) {
 	}
 
 	p := w.start()
+	if !p.waitOutput(`"procs":1`, 5*time.Second) {
+		t.Errorf("the handler did not say it runs on one P without GOMAXPROCS:\n%s", p.out)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	var live sync.WaitGroup
 	live.Go(func() { sim.Live(ctx, 40, 1500*time.Millisecond) })

@@ -188,3 +188,29 @@ func TestScanWholePageOneDate(t *testing.T) {
 		t.Errorf("second page: %d records, hasNext %v; want 10, false", len(p.Data), p.HasNext)
 	}
 }
+
+// A tenant serving smaller scan pages than asked still lists everything
+// once, MaxScanPage at a time.
+func TestMaxScanPage(t *testing.T) {
+	sim, srv, _ := newSim(t, Options{Seed: 23, MaxScanPage: 500})
+	sim.Backfill(NewGenerator(23), t0.Add(-2*time.Hour), t0.Add(-time.Hour), 1800)
+	body := map[string]any{"filters": map[string]any{}, "isScan": true, "limit": 5000}
+	r := do(t, srv, "POST", ListPath, testToken, body)
+	var p struct {
+		HasNext bool              `json:"hasNext"`
+		Data    []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Data) > 500 || len(p.Data) < 400 || !p.HasNext {
+		t.Errorf("first page: %d activities, hasNext %v; want at most 500 (and more to come) when asked for 5000", len(p.Data), p.HasNext)
+	}
+	want := map[string]int{}
+	for _, a := range sim.Activities() {
+		want[a.ID] = 1
+	}
+	if diff := cmp.Diff(want, scanAll(t, srv, body)); diff != "" {
+		t.Errorf("not every activity exactly once (-want +got):\n%s", diff)
+	}
+}

@@ -36,6 +36,10 @@ type Options struct {
 	Window            time.Duration    // the sliding rate-limit window; default 60s
 	RetryAfter        bool             // send Retry-After on 429 (the real API's header is unconfirmed)
 	Seed              uint64           // seeds the tie order, the total's error and Generator()
+	// MaxScanPage, when set, is the most activities a scan call returns,
+	// whatever limit it asks for: a tenant (or token) serving smaller scan
+	// pages than requested. 0: the requested limit (500 to 5,000).
+	MaxScanPage int
 }
 
 // Sim is a simulated Defender for Cloud Apps tenant serving the Activities
@@ -54,6 +58,7 @@ type Sim struct {
 	perMinute  int
 	window     time.Duration
 	retryAfter bool
+	maxScan    int
 	recent     []time.Time // request times within the window, ascending
 	calls      []Call
 	throttled  int
@@ -88,6 +93,7 @@ func New(opts Options) *Sim {
 		perMinute:  opts.RequestsPerMinute,
 		window:     opts.Window,
 		retryAfter: opts.RetryAfter,
+		maxScan:    opts.MaxScanPage,
 	}
 }
 
@@ -308,6 +314,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if q, errs = parseQuery(body, now); len(errs) > 0 {
 				respond(http.StatusBadRequest, formErrorBody(errs), 0)
 				return
+			}
+			if q.scan && s.maxScan > 0 {
+				q.limit = min(q.limit, s.maxScan)
 			}
 		}
 		res := s.st.query(&q, now)

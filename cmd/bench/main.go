@@ -73,6 +73,9 @@ func parseFlags(args []string) (bench.Config, error) {
 		rpm      = fs.Int("pace-rpm", def.PaceRPM, "the connector's MCAS_REQUESTS_PER_MINUTE in the pacing runs")
 		window   = fs.Duration("pace-window", def.PaceWindow, "the simulated tenant's rate-limit window; its limit is the connector's rate over it")
 		simLimit = fs.Int("pace-limit", 0, "the tenant's calls per window (default: pace-rpm × pace-window / 1m)")
+		scan     = fs.String("scan-pages", joinInts(def.ScanPages), "scan page sizes (500 to 5000) to compare with list mode at the same call rate, comma-separated (\"\" skips it)")
+		scanRPM  = fs.Int("scan-rpm", def.ScanRPM, "the connector's MCAS_REQUESTS_PER_MINUTE in the scan comparison")
+		scanN    = fs.Int("scan-calls", def.ScanCalls, "full calls' worth of backlog in each scan comparison run")
 		sizes    = fs.String("sizes", joinInts(def.CostSizes), "backlogs of the CPU and memory runs, comma-separated (\"\" skips them)")
 		costRPM  = fs.Int("cost-rpm", def.CostRPM, "the connector's MCAS_REQUESTS_PER_MINUTE in the cost runs (the tenant is unlimited there)")
 		starts   = fs.Int("ready-starts", def.ReadyStarts, "process starts the readiness median is taken over (0 skips it)")
@@ -82,7 +85,9 @@ func parseFlags(args []string) (bench.Config, error) {
 		repo     = fs.String("repo", "", "the repository root (default: found from the working directory)")
 		verbose  = fs.Bool("v", false, "show the handlers' own log lines")
 		explicit = map[string]bool{}
+		henv     envFlag
 	)
+	fs.Var(&henv, "handler-env", "KEY=VALUE added to the handler's environment, to compare a variant (e.g. GOMAXPROCS=2); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err
 	}
@@ -108,6 +113,15 @@ func parseFlags(args []string) (bench.Config, error) {
 	set("cost-rpm", func() { cfg.CostRPM = *costRPM })
 	set("ready-starts", func() { cfg.ReadyStarts = *starts })
 	set("seed", func() { cfg.Seed = *seed })
+	set("scan-rpm", func() { cfg.ScanRPM = *scanRPM })
+	set("scan-calls", func() { cfg.ScanCalls = *scanN })
+	if explicit["scan-pages"] {
+		s, err := parseInts(*scan)
+		if err != nil {
+			return cfg, fmt.Errorf("-scan-pages: %w", err)
+		}
+		cfg.ScanPages = s
+	}
 	if explicit["sizes"] {
 		s, err := parseInts(*sizes)
 		if err != nil {
@@ -116,8 +130,19 @@ func parseFlags(args []string) (bench.Config, error) {
 		cfg.CostSizes = s
 	}
 	cfg.ProfileDir, cfg.WorkDir, cfg.RepoRoot, cfg.Verbose = *profile, *workDir, *repo, *verbose
+	cfg.HandlerEnv = henv
 	cfg.Log = os.Stderr
 	return cfg, nil
+}
+
+// envFlag collects repeated -handler-env values.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(v string) error {
+	*e = append(*e, v)
+	return nil
 }
 
 // parseInts reads "10000,100k,1M" (k and M multiply by 10^3 and 10^6).

@@ -33,7 +33,14 @@ func TestParseFlags(t *testing.T) {
 		{"sizes with suffixes", []string{"-sizes", "10k, 100000,1M"}, func(c bench.Config) bool {
 			return slices.Equal(c.CostSizes, []int{10_000, 100_000, 1_000_000})
 		}, ""},
+		{"scan comparison", []string{"-scan-pages", "500,5k", "-scan-rpm", "30", "-scan-calls", "20"}, func(c bench.Config) bool {
+			return slices.Equal(c.ScanPages, []int{500, 5000}) && c.ScanRPM == 30 && c.ScanCalls == 20
+		}, ""},
+		{"no scan comparison", []string{"-scan-pages", ""}, func(c bench.Config) bool { return len(c.ScanPages) == 0 }, ""},
 		{"no sizes", []string{"-sizes", ""}, func(c bench.Config) bool { return len(c.CostSizes) == 0 }, ""},
+		{"handler environment, repeated", []string{"-handler-env", "GOMAXPROCS=2", "-handler-env", "GOGC=200"}, func(c bench.Config) bool {
+			return slices.Equal(c.HandlerEnv, []string{"GOMAXPROCS=2", "GOGC=200"})
+		}, ""},
 		{"bad size", []string{"-sizes", "10k,lots"}, nil, `"lots" is not a positive count`},
 		{"negative size", []string{"-sizes", "-5"}, nil, "not a positive count"},
 		{"stray argument", []string{"now"}, nil, "unexpected arguments: now"},

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/localstack"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 )
 
@@ -81,6 +83,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Pace = append(rep.Pace, p)
 		}
 	}
+	if len(cfg.ScanPages) > 0 {
+		for _, page := range append([]int{0}, cfg.ScanPages...) {
+			set := ScanSet{Scan: page != 0, PageSize: cmp.Or(page, mcas.MaxPageSize)}
+			for i := range cfg.Reps {
+				p, err := r.scanRun(ctx, page, i)
+				if err != nil {
+					return nil, fmt.Errorf("scan comparison, %s, repetition %d: %w", modeName(set.Scan, set.PageSize), i+1, err)
+				}
+				set.Reps = append(set.Reps, p)
+			}
+			rep.Scan = append(rep.Scan, set)
+		}
+	}
 	for _, n := range cfg.CostSizes {
 		size := CostSize{Backlog: n}
 		for i := range cfg.Reps {
@@ -143,7 +158,7 @@ func (r *runner) newStack(ctx context.Context, sim mcasapi.Options, n int, rpm i
 		"MCAS_INITIAL_LOOKBACK="+initialLookback,
 		"MCAS_RUN_BUDGET="+runBudget.String(),
 	)
-	return st, env, nil
+	return st, append(env, r.cfg.HandlerEnv...), nil
 }
 
 // closeStack stops a stack and hands its memory back, so one run's tenant

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestQuickRun is the bench's smoke test in `make test`: the quick mode on
@@ -26,6 +28,7 @@ func TestQuickRun(t *testing.T) {
 	// the in-process tenant is slower than the pacer anyway; the e2e test
 	// TestPacingAcrossProcesses is the one that presses the exact limit.
 	cfg.PaceSimLimit = cfg.simLimit() * 11 / 10
+	cfg.ScanSimLimit = cfg.scanLimit() * 11 / 10
 	var log bytes.Buffer
 	cfg.Log = &log
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -57,6 +60,28 @@ func TestQuickRun(t *testing.T) {
 		t.Errorf("pacing measurements missing: %+v", p)
 	}
 
+	if len(rep.Scan) != 2 {
+		t.Fatalf("%d scan comparison sets, want list mode and scan mode at %v", len(rep.Scan), cfg.ScanPages)
+	}
+	for i, want := range []struct {
+		scan    bool
+		page    int
+		minRows int // per measured call
+	}{{false, 100, 100}, {true, 500, 450}} {
+		set := rep.Scan[i]
+		if set.Scan != want.scan || set.PageSize != want.page || len(set.Reps) != 1 {
+			t.Errorf("scan set %d: scan %v, page %d, %d reps; want scan %v, page %d, 1 rep", i, set.Scan, set.PageSize, len(set.Reps), want.scan, want.page)
+			continue
+		}
+		p := set.Reps[0]
+		if !p.Delivery.ExactlyOnce() || p.Delivery.Expected != want.page*cfg.ScanCalls || p.Throttle != 0 {
+			t.Errorf("%s: delivered %s with %d throttled, want all %d exactly once and none", modeName(set.Scan, set.PageSize), p.Delivery, p.Throttle, want.page*cfg.ScanCalls)
+		}
+		if p.Steady.Calls == 0 || p.Steady.Rows < want.minRows*p.Steady.Calls {
+			t.Errorf("%s: %d activities over %d measured calls, want at least %d a call", modeName(set.Scan, set.PageSize), p.Steady.Rows, p.Steady.Calls, want.minRows)
+		}
+	}
+
 	if len(rep.Cost) != 1 || len(rep.Cost[0].Reps) != 1 {
 		t.Fatalf("cost runs %+v, want one size with one repetition", rep.Cost)
 	}
@@ -64,7 +89,7 @@ func TestQuickRun(t *testing.T) {
 	if !c.Delivery.ExactlyOnce() || c.Delivery.Expected != cfg.CostSizes[0] {
 		t.Errorf("cost run delivered %s, want all %d exactly once", c.Delivery, cfg.CostSizes[0])
 	}
-	for name, u := range map[string]usage{"handler": c.Handler.Usage, "baseline": c.Baseline} {
+	for name, u := range map[string]usage{"handler": c.Handler.Usage, "baseline": c.Baseline, "baseline before": c.BaselineRuns[0], "baseline after": c.BaselineRuns[1]} {
 		if u.CPU <= 0 || u.MaxRSS <= 0 || u.Wall <= 0 {
 			t.Errorf("%s usage not measured: %+v", name, u)
 		}
@@ -86,7 +111,7 @@ func TestQuickRun(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Throughput when backlogged", "CPU and memory per 100,000 activities", "Readiness", "Machine: "} {
+	for _, want := range []string{"Throughput when backlogged", "Scan mode: what it buys", "CPU and memory per 100,000 activities", "Readiness", "Machine: "} {
 		if !strings.Contains(text.String(), want) || !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s\n%s", want, text.String(), md.String())
 		}
@@ -110,6 +135,7 @@ func TestConfigValidate(t *testing.T) {
 		{"pacing skipped ignores its rpm", func(c *Config) { c.PaceBacklog, c.PaceRPM = 0, 0 }, ""},
 		{"zero size", func(c *Config) { c.CostSizes = []int{10, 0} }, "cost size 0"},
 		{"cost rpm", func(c *Config) { c.CostRPM = 0 }, "cost rpm 0"},
+		{"handler environment", func(c *Config) { c.HandlerEnv = []string{"GOMAXPROCS=2", "GOGC"} }, `handler environment "GOGC"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
@@ -144,6 +170,15 @@ func TestSimLimitAndCeiling(t *testing.T) {
 		if got := c.ceiling(); got != tc.wantCeil {
 			t.Errorf("%d/min: ceiling = %v, want %v", tc.rpm, got, tc.wantCeil)
 		}
+	}
+}
+
+func TestMeanUsage(t *testing.T) {
+	a := usage{CPU: 10 * time.Second, User: 9 * time.Second, System: time.Second, MaxRSS: 15e6, Wall: 11 * time.Second}
+	b := usage{CPU: 12 * time.Second, User: 10 * time.Second, System: 2 * time.Second, MaxRSS: 14e6, Wall: 13 * time.Second}
+	want := usage{CPU: 11 * time.Second, User: 9500 * time.Millisecond, System: 1500 * time.Millisecond, MaxRSS: 15e6, Wall: 12 * time.Second}
+	if diff := cmp.Diff(want, meanUsage(a, b)); diff != "" {
+		t.Errorf("meanUsage (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/config"
@@ -34,6 +35,19 @@ type Config struct {
 	// which is the bench's point: the connector must keep to the very limit.
 	PaceSimLimit int
 
+	// ScanPages are the scan page sizes (500 to 5,000 activities a call) the
+	// scan comparison runs at, each against a tenant serving pages of that
+	// size, next to list mode at the same call rate; empty skips it.
+	ScanPages []int
+	// ScanRPM is the connector's MCAS_REQUESTS_PER_MINUTE in the scan
+	// comparison; the tenant's limit is that rate over PaceWindow.
+	ScanRPM int
+	// ScanCalls sizes each comparison run's backlog: this many full calls.
+	ScanCalls int
+	// ScanSimLimit is the tenant's limit per PaceWindow in the scan
+	// comparison; 0 means the connector's rate over the window.
+	ScanSimLimit int
+
 	// CostSizes are the backlogs of the cost runs; empty skips them.
 	CostSizes []int
 	// CostRPM is the connector's MCAS_REQUESTS_PER_MINUTE in the cost runs,
@@ -42,6 +56,11 @@ type Config struct {
 
 	// ReadyStarts is how many starts the readiness median is taken over; 0 skips it.
 	ReadyStarts int
+
+	// HandlerEnv is added to every handler process's environment (KEY=VALUE,
+	// after the stack's settings, so it overrides them), to compare variants
+	// such as GOMAXPROCS=2 in the same conditions.
+	HandlerEnv []string
 
 	// Seed seeds the simulated tenants.
 	Seed uint64
@@ -64,6 +83,9 @@ func Default() Config {
 		PaceBacklog: 30_000,
 		PaceRPM:     600,
 		PaceWindow:  6 * time.Second,
+		ScanPages:   []int{500, 5000},
+		ScanRPM:     60,
+		ScanCalls:   40,
 		CostSizes:   []int{10_000, 100_000, 1_000_000},
 		CostRPM:     config.MaxRequestsPerMinute,
 		ReadyStarts: 10,
@@ -79,6 +101,9 @@ func Quick() Config {
 	c.Reps = 1
 	c.PaceBacklog = 15_000
 	c.PaceRPM = 1200
+	c.ScanPages = []int{500}
+	c.ScanRPM = 120
+	c.ScanCalls = 15
 	c.CostSizes = []int{2_000}
 	c.ReadyStarts = 3
 	return c
@@ -90,6 +115,14 @@ func (c *Config) simLimit() int {
 		return c.PaceSimLimit
 	}
 	return int(int64(c.PaceRPM) * int64(c.PaceWindow) / int64(time.Minute))
+}
+
+// scanLimit is the tenant's limit per PaceWindow in the scan comparison.
+func (c *Config) scanLimit() int {
+	if c.ScanSimLimit > 0 {
+		return c.ScanSimLimit
+	}
+	return int(int64(c.ScanRPM) * int64(c.PaceWindow) / int64(time.Minute))
 }
 
 // ceiling is the most activities a second the connector can read at PaceRPM.
@@ -113,6 +146,29 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
 		} else if c.simLimit() < 1 {
 			errs = append(errs, fmt.Errorf("pacing: %d calls a minute over a %s window allow no call at all: lengthen the window", c.PaceRPM, c.PaceWindow))
+		}
+	}
+	if len(c.ScanPages) > 0 {
+		for _, n := range c.ScanPages {
+			if n < mcas.MinScanLimit || n > mcas.MaxScanLimit {
+				errs = append(errs, fmt.Errorf("scan page %d: want %d to %d (the API's scan limits)", n, mcas.MinScanLimit, mcas.MaxScanLimit))
+			}
+		}
+		if c.ScanRPM < 1 || c.ScanRPM > config.MaxRequestsPerMinute {
+			errs = append(errs, fmt.Errorf("scan rpm %d: want 1 to %d (the handler's own bound)", c.ScanRPM, config.MaxRequestsPerMinute))
+		} else if c.PaceWindow > 0 && c.scanLimit() < 1 {
+			errs = append(errs, fmt.Errorf("scan: %d calls a minute over a %s window allow no call at all: lengthen the window", c.ScanRPM, c.PaceWindow))
+		}
+		if c.ScanCalls < 10 {
+			errs = append(errs, fmt.Errorf("scan calls %d: want at least 10 for a steady state", c.ScanCalls))
+		}
+	}
+	if c.PaceWindow <= 0 && c.PaceBacklog == 0 && len(c.ScanPages) > 0 {
+		errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
+	}
+	for _, kv := range c.HandlerEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("handler environment %q: want KEY=VALUE", kv))
 		}
 	}
 	for _, n := range c.CostSizes {

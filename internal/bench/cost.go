@@ -25,16 +25,33 @@ type CostSize struct {
 	Reps    []CostRep
 }
 
-// CostRep is one cost run: the handler draining the backlog, then the
-// baseline program working through the same pages.
+// CostRep is one cost run: the baseline program on the backlog's pages, the
+// handler draining the backlog, then the baseline again. The two baseline
+// runs frame the handler's, so that a drift of the machine's speed during
+// the run weighs on both sides of the ratio alike.
 type CostRep struct {
-	Handler  drained
-	Baseline usage
+	Handler drained
+	// Baseline is the mean of BaselineRuns (CPU times averaged, the higher
+	// peak RSS).
+	Baseline     usage
+	BaselineRuns [2]usage
 	// BenchPeakRSS is the bench process's own peak RSS during the handler's
 	// run (the simulated tenant and the stand-ins live there); 0 when the
 	// kernel cannot reset the peak.
 	BenchPeakRSS int64
 	Delivery     Delivery
+}
+
+// meanUsage averages a and b's CPU times and wall time, and keeps the higher
+// peak RSS.
+func meanUsage(a, b usage) usage {
+	return usage{
+		CPU:    (a.CPU + b.CPU) / 2,
+		User:   (a.User + b.User) / 2,
+		System: (a.System + b.System) / 2,
+		MaxRSS: max(a.MaxRSS, b.MaxRSS),
+		Wall:   (a.Wall + b.Wall) / 2,
+	}
 }
 
 // per100k scales a CPU time for n activities to 100,000.
@@ -54,6 +71,16 @@ func (r *runner) cost(ctx context.Context, n, i int) (CostRep, error) {
 			closeStack(st)
 		}
 	}()
+	acts := st.Sim.Activities()
+	profile := ""
+	if r.cfg.ProfileDir != "" && i == 0 {
+		profile = filepath.Join(r.cfg.ProfileDir, fmt.Sprintf("baseline-%d.pprof", n))
+	}
+	r.logf("cost %d activities %d/%d: baseline on the backlog's pages", n, i+1, r.cfg.Reps)
+	if c.BaselineRuns[0], err = r.runBaseline(ctx, acts, profile); err != nil {
+		return c, err
+	}
+
 	r.logf("cost %d activities %d/%d: handler at %d calls/min, no rate limit", n, i+1, r.cfg.Reps, r.cfg.CostRPM)
 	resetPeakRSS()
 	if c.Handler, err = r.drain(ctx, env); err != nil {
@@ -63,23 +90,19 @@ func (r *runner) cost(ctx context.Context, n, i int) (CostRep, error) {
 	if c.Delivery, err = checkDelivery(st); err != nil {
 		return c, err
 	}
-	acts := st.Sim.Activities()
 	closeStack(st)
 	st = nil
 
-	r.logf("cost %d activities %d/%d: baseline on the same pages", n, i+1, r.cfg.Reps)
-	profile := ""
-	if r.cfg.ProfileDir != "" && i == 0 {
-		profile = filepath.Join(r.cfg.ProfileDir, fmt.Sprintf("baseline-%d.pprof", n))
-	}
-	if c.Baseline, err = r.runBaseline(ctx, acts, profile); err != nil {
+	r.logf("cost %d activities %d/%d: baseline again", n, i+1, r.cfg.Reps)
+	if c.BaselineRuns[1], err = r.runBaseline(ctx, acts, ""); err != nil {
 		return c, err
 	}
+	c.Baseline = meanUsage(c.BaselineRuns[0], c.BaselineRuns[1])
 	h, b := c.Handler.Usage, c.Baseline
-	r.logf("cost %d activities %d/%d: handler %.2f CPU-s/100k (%.0f%% system), %.1f MB peak; baseline %.2f CPU-s/100k (%.0f%% system), %.1f MB peak; ratio %.2f; %s",
+	r.logf("cost %d activities %d/%d: handler %.2f CPU-s/100k (%.0f%% system), %.1f MB peak; baseline %.2f CPU-s/100k (%.2f before, %.2f after; %.0f%% system), %.1f MB peak; ratio %.2f; %s",
 		n, i+1, r.cfg.Reps, per100k(h.CPU, n).Seconds(), 100*h.System.Seconds()/h.CPU.Seconds(), mb(h.MaxRSS),
-		per100k(b.CPU, n).Seconds(), 100*b.System.Seconds()/b.CPU.Seconds(), mb(b.MaxRSS),
-		h.CPU.Seconds()/b.CPU.Seconds(), c.Delivery)
+		per100k(b.CPU, n).Seconds(), per100k(c.BaselineRuns[0].CPU, n).Seconds(), per100k(c.BaselineRuns[1].CPU, n).Seconds(),
+		100*b.System.Seconds()/b.CPU.Seconds(), mb(b.MaxRSS), h.CPU.Seconds()/b.CPU.Seconds(), c.Delivery)
 	return c, nil
 }
 

@@ -31,8 +31,16 @@ type Report struct {
 	LoadAfter  string // and when it ended
 
 	Pace  []PaceRep
+	Scan  []ScanSet // list mode first, then each scan page size
 	Cost  []CostSize
 	Ready []time.Duration
+}
+
+// ScanSet is the scan comparison's runs at one page size (or list mode).
+type ScanSet struct {
+	Scan     bool
+	PageSize int
+	Reps     []PaceRep
 }
 
 // Machine describes where the bench ran.
@@ -100,6 +108,17 @@ func (r *Report) Failures() []string {
 		}
 		if p.Throttle > 0 {
 			out = append(out, fmt.Sprintf("pacing run %d: the tenant answered %d calls 429", i+1, p.Throttle))
+		}
+	}
+	for _, set := range r.Scan {
+		for i, p := range set.Reps {
+			name := modeName(set.Scan, set.PageSize)
+			if !p.Delivery.ExactlyOnce() {
+				out = append(out, fmt.Sprintf("scan comparison, %s, repetition %d: %s", name, i+1, p.Delivery))
+			}
+			if p.Throttle > 0 {
+				out = append(out, fmt.Sprintf("scan comparison, %s, repetition %d: the tenant answered %d calls 429", name, i+1, p.Throttle))
+			}
 		}
 	}
 	for _, s := range r.Cost {
@@ -239,6 +258,46 @@ func (r *Report) PaceTable() table {
 	return t
 }
 
+// ScanTable is the scan comparison's medians: what each scan page size reads
+// against list mode at the same call rate.
+func (r *Report) ScanTable() table {
+	t := table{title: "Scan mode: what it buys at the same call rate", head: []string{"mode", "backlog", "connector", "tenant limit", "ceiling", "steady rate", "× list mode", "ratio of its ceiling", "429s", "handler CPU-s/100k", "handler peak RSS MB", "exactly once"}}
+	var list float64
+	for _, set := range r.Scan {
+		if len(set.Reps) == 0 {
+			continue
+		}
+		p := set.Reps[0]
+		rate := median(collect(set.Reps, func(p PaceRep) float64 { return p.Steady.Rate }))
+		if !set.Scan {
+			list = rate
+		}
+		vsList := "–"
+		if list > 0 {
+			vsList = fmt.Sprintf("%.1f×", rate/list)
+		}
+		once := true
+		for _, x := range set.Reps {
+			once = once && x.Delivery.ExactlyOnce()
+		}
+		t.rows = append(t.rows, []string{
+			modeName(set.Scan, set.PageSize),
+			count(p.Backlog),
+			fmt.Sprintf("%d calls/min", p.RPM),
+			fmt.Sprintf("%d per %s", p.Limit, p.Window),
+			fmt.Sprintf("%.0f act/s", p.Ceiling),
+			spread(collect(set.Reps, func(p PaceRep) float64 { return p.Steady.Rate }), "%.0f") + " act/s",
+			vsList,
+			spread(collect(set.Reps, PaceRep.Ratio), "%.3f"),
+			spread(collect(set.Reps, func(p PaceRep) float64 { return float64(p.Throttle) }), "%.0f"),
+			spread(collect(set.Reps, func(p PaceRep) float64 { return per100k(p.Handler.Usage.CPU, p.Backlog).Seconds() }), "%.2f"),
+			spread(collect(set.Reps, func(p PaceRep) float64 { return mb(p.Handler.Usage.MaxRSS) }), "%.1f"),
+			yesNo(once),
+		})
+	}
+	return t
+}
+
 // CostTable is the cost runs' medians per size, with their ranges.
 func (r *Report) CostTable() table {
 	t := table{title: "CPU and memory per 100,000 activities", head: []string{"backlog", "handler CPU-s/100k", "baseline CPU-s/100k", "handler ÷ baseline", "handler peak RSS MB", "baseline peak RSS MB", "bench process peak RSS MB", "handler drain s", "exactly once"}}
@@ -277,7 +336,7 @@ func (r *Report) ReadyTable() table {
 func (r *Report) tables() []table {
 	var ts []table
 	ts = append(ts, r.Summary())
-	for _, t := range []table{r.PaceTable(), r.CostTable(), r.ReadyTable()} {
+	for _, t := range []table{r.PaceTable(), r.ScanTable(), r.CostTable(), r.ReadyTable()} {
 		if len(t.rows) > 0 {
 			ts = append(ts, t)
 		}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestMedianAndSpread(t *testing.T) {
@@ -88,5 +90,38 @@ func TestSummaryVerdicts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanTable checks the scan comparison's rows: each against list mode,
+// and a lost activity or a 429 in a scan run counted as a failure.
+func TestScanTable(t *testing.T) {
+	run := func(scan bool, page int, rate float64, throttled, rows int) PaceRep {
+		return PaceRep{Backlog: page * 40, Scan: scan, PageSize: page, RPM: 60, Limit: 6, Window: 6 * time.Second, Ceiling: float64(page),
+			Steady: Steady{Rate: rate}, Throttle: throttled, Delivery: Delivery{Expected: page * 40, Rows: rows},
+			Handler: drained{Usage: usage{CPU: time.Duration(page) * 40 * 120 * time.Microsecond, MaxRSS: 30e6}}}
+	}
+	rep := Report{Config: Config{Reps: 1}, Scan: []ScanSet{
+		{PageSize: 100, Reps: []PaceRep{run(false, 100, 99, 0, 4000)}},
+		{Scan: true, PageSize: 500, Reps: []PaceRep{run(true, 500, 495, 0, 20000)}},
+		{Scan: true, PageSize: 5000, Reps: []PaceRep{run(true, 5000, 2970, 1, 199_999)}},
+	}}
+	var got [][]string
+	for _, row := range rep.ScanTable().rows {
+		got = append(got, []string{row[0], row[6], row[7], row[9], row[11]})
+	}
+	want := [][]string{
+		{"list mode, 100 a call", "1.0×", "0.990", "12.00", "yes"},
+		{"scan mode, 500 a call", "5.0×", "0.990", "12.00", "yes"},
+		{"scan mode, 5000 a call", "30.0×", "0.594", "12.00", "**no**"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("scan table (mode, × list, ratio, CPU-s/100k, exactly once) (-want +got):\n%s", diff)
+	}
+	failures := strings.Join(rep.Failures(), "\n")
+	for _, want := range []string{"scan comparison, scan mode, 5000 a call, repetition 1: the tenant answered 1 calls 429", "scan comparison, scan mode, 5000 a call, repetition 1: "} {
+		if !strings.Contains(failures, want) {
+			t.Errorf("failures %q do not name %q", failures, want)
+		}
 	}
 }

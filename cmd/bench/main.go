@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,12 +24,6 @@ import (
 )
 
 func main() {
-	// The simulated tenant and the Logs Ingestion stand-in live in this
-	// process, and the stand-in keeps every accepted row (about 5 KB each) in
-	// memory: a 1M-activity run holds some 5 GB. Collecting more often keeps
-	// the peak near that instead of twice it; the measured programs are
-	// separate processes and keep Go's defaults.
-	debug.SetGCPercent(25)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {

@@ -143,6 +143,7 @@ func (r *runner) newStack(ctx context.Context, sim mcasapi.Options, n int, rpm i
 		Dir:                     filepath.Join(r.dir, "stack-"+strconv.Itoa(r.seq)),
 		AzuriteConnectionString: r.azurite.ConnectionString(),
 		Sim:                     sim,
+		IngestionKeep:           keepActivityID,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("local stack: %w", err)

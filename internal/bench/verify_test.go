@@ -1,6 +1,11 @@
 package bench
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/mcas-sentinel/mcas-sentinel/schema"
+)
 
 func TestActivityID(t *testing.T) {
 	for _, tc := range []struct {
@@ -38,6 +43,21 @@ func TestDeliveryExactlyOnce(t *testing.T) {
 	} {
 		if got := tc.d.ExactlyOnce(); got != tc.want {
 			t.Errorf("%+v.ExactlyOnce() = %v, want %v (%s)", tc.d, got, tc.want, tc.d)
+		}
+	}
+}
+
+func TestKeepActivityID(t *testing.T) {
+	activity, health := schema.Activity().Stream, schema.Health().Stream
+	for _, tc := range []struct {
+		stream, row, want string
+	}{
+		{activity, `{"TimeGenerated":"2026-05-01T00:00:00Z","ActivityId":"a\"1","Activity":{"_id":"x"}}`, `{"ActivityId":"a\"1"}`},
+		{activity, `{"TimeGenerated":"2026-05-01T00:00:00Z"}`, `{"TimeGenerated":"2026-05-01T00:00:00Z"}`}, // no id: kept whole, for checkDelivery to report
+		{health, `{"TimeGenerated":"2026-05-01T00:00:00Z","Outcome":"success"}`, `{"TimeGenerated":"2026-05-01T00:00:00Z","Outcome":"success"}`},
+	} {
+		if got := string(keepActivityID(tc.stream, json.RawMessage(tc.row))); got != tc.want {
+			t.Errorf("keepActivityID(%s, %s) = %s, want %s", tc.stream, tc.row, got, tc.want)
 		}
 	}
 }

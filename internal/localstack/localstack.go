@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,9 @@ type Options struct {
 	APIAddr string
 	// IngestionMaxBytes lowers the Logs Ingestion per-call limit (tests of 413).
 	IngestionMaxBytes int
+	// IngestionKeep is the Logs Ingestion stand-in's Options.Keep: what it
+	// holds of each accepted row (all of it when nil).
+	IngestionKeep func(stream string, row json.RawMessage) json.RawMessage
 }
 
 // Stack is a running local stack.
@@ -125,7 +129,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, fmt.Errorf("activities API: %w", err)
 	}
 
-	s.Ingestion, err = ingestion.New(ingestion.Options{Validate: s.Identity.Validate, MaxBytes: opts.IngestionMaxBytes, Dir: opts.SentinelDir})
+	s.Ingestion, err = ingestion.New(ingestion.Options{Validate: s.Identity.Validate, MaxBytes: opts.IngestionMaxBytes, Dir: opts.SentinelDir, Keep: opts.IngestionKeep})
 	if err != nil {
 		return nil, err
 	}

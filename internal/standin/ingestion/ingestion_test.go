@@ -477,3 +477,46 @@ func TestNew(t *testing.T) {
 		t.Errorf("RuleID() = %q, File() = %q", in.RuleID(), in.File(activity))
 	}
 }
+
+// TestKeep: with Options.Keep the server holds what Keep returns of each
+// accepted row, while the file under Dir still gets whole rows.
+func TestKeep(t *testing.T) {
+	dir := t.TempDir()
+	in, err := ingestion.New(ingestion.Options{RuleID: ruleID, Dir: dir, Keep: func(stream string, row json.RawMessage) json.RawMessage {
+		if stream != activity {
+			return row
+		}
+		var r struct{ ActivityId string }
+		if err := json.Unmarshal(row, &r); err != nil {
+			t.Errorf("Keep got %s: %v", row, err)
+		}
+		b, _ := json.Marshal(r)
+		return b
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `[{"TimeGenerated":"2026-05-01T00:00:00Z","ActivityId":"a1","ActionType":"Log on"},{"TimeGenerated":"2026-05-01T00:00:01Z","ActivityId":"a2","ActionType":"Log off"}]`
+	req := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/"+ruleID+"/streams/"+activity+"?api-version=2023-01-01", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer t")
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	in.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("upload answered %d: %s", rec.Code, rec.Body)
+	}
+	var kept []string
+	for _, r := range in.Rows(activity) {
+		kept = append(kept, string(r))
+	}
+	if diff := cmp.Diff([]string{`{"ActivityId":"a1"}`, `{"ActivityId":"a2"}`}, kept); diff != "" {
+		t.Errorf("rows kept (-want +got):\n%s", diff)
+	}
+	file, err := os.ReadFile(in.File(activity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(file), `"ActionType":"Log off"`) {
+		t.Errorf("the file lost whole rows:\n%s", file)
+	}
+}

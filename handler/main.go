@@ -33,11 +33,10 @@ func main() {
 }
 
 // setProcs runs the Go scheduler on one P unless GOMAXPROCS says otherwise.
-// The work is paced by the Activities API
-// (30 calls a minute, ~10 ms of CPU each; 5,000 activities a call in scan
-// mode take ~0.6 s), so a second P buys no throughput, only the cost of
-// handing goroutines between threads at every network wait: about a tenth
-// more CPU per activity in make bench.
+// The work is paced by the Activities API (30 calls a minute, ~10 ms of CPU
+// each; a 5,000-activity scan page takes ~0.6 s), so a second P buys no
+// throughput, only the cost of handing goroutines between threads at every
+// network wait: about a tenth more CPU per activity in make bench.
 func setProcs(getenv func(string) string) {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -155,20 +155,22 @@ func TestSimLimitAndCeiling(t *testing.T) {
 	for _, tc := range []struct {
 		rpm, limit int
 		window     time.Duration
+		page       int
 		wantLimit  int
 		wantCeil   float64
 	}{
-		{600, 0, 6 * time.Second, 60, 1000},
-		{1200, 0, 6 * time.Second, 120, 2000},
-		{30, 0, time.Minute, 30, 50},
-		{1200, 44, 2 * time.Second, 44, 2000},
+		{600, 0, 6 * time.Second, 100, 60, 1000},
+		{1200, 0, 6 * time.Second, 100, 120, 2000},
+		{30, 0, time.Minute, 100, 30, 50},
+		{1200, 44, 2 * time.Second, 100, 44, 2000},
+		{60, 0, 6 * time.Second, 5000, 6, 5000},
 	} {
 		c := Config{PaceRPM: tc.rpm, PaceWindow: tc.window, PaceSimLimit: tc.limit}
 		if got := c.simLimit(); got != tc.wantLimit {
 			t.Errorf("%d/min over %s (limit %d): simLimit = %d, want %d", tc.rpm, tc.window, tc.limit, got, tc.wantLimit)
 		}
-		if got := c.ceiling(); got != tc.wantCeil {
-			t.Errorf("%d/min: ceiling = %v, want %v", tc.rpm, got, tc.wantCeil)
+		if got := ceiling(tc.rpm, tc.page); got != tc.wantCeil {
+			t.Errorf("%d/min at %d a call: ceiling = %v, want %v", tc.rpm, tc.page, got, tc.wantCeil)
 		}
 	}
 }

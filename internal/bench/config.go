@@ -125,9 +125,10 @@ func (c *Config) scanLimit() int {
 	return int(int64(c.ScanRPM) * int64(c.PaceWindow) / int64(time.Minute))
 }
 
-// ceiling is the most activities a second the connector can read at PaceRPM.
-func (c *Config) ceiling() float64 {
-	return float64(c.PaceRPM) / 60 * mcas.MaxPageSize
+// ceiling is the most activities a second a connector making rpm calls a
+// minute can read at page activities a call.
+func ceiling(rpm, page int) float64 {
+	return float64(rpm) / 60 * float64(page)
 }
 
 func (c *Config) validate() error {

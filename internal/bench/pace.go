@@ -146,7 +146,7 @@ func modeName(scan bool, page int) string {
 // sp.limit calls per sp.window, and measures its steady rate.
 func (r *runner) paced(ctx context.Context, sp paceSpec) (PaceRep, error) {
 	p := PaceRep{Backlog: sp.backlog, Scan: sp.scanPage != 0, PageSize: cmp.Or(sp.scanPage, mcas.MaxPageSize), RPM: sp.rpm, Limit: sp.limit, Window: sp.window}
-	p.Ceiling = float64(p.RPM) / 60 * float64(p.PageSize)
+	p.Ceiling = ceiling(p.RPM, p.PageSize)
 	st, env, err := r.newStack(ctx, mcasapi.Options{RequestsPerMinute: p.Limit, Window: p.Window, MaxScanPage: sp.scanPage}, p.Backlog, p.RPM)
 	if err != nil {
 		return p, err

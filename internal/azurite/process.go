@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/modroot"
 )
 
 // binRel is where `npm ci` in tools/azurite puts the Table service's launcher,
@@ -95,32 +97,15 @@ func Attach(connectionString string) *Process {
 // dir (or one of its parents). The error carries InstallHint when the module
 // root is found but the emulator is not installed.
 func FindBin(dir string) (string, error) {
-	root, err := moduleRoot(dir)
+	root, err := modroot.Find(dir)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("azurite: tools/azurite cannot be found, so set Options.Bin: %w", err)
 	}
 	bin := filepath.Join(root, binRel)
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("azurite: %s is not installed: %s: %w", bin, InstallHint, err)
 	}
 	return bin, nil
-}
-
-func moduleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("azurite: find module root: %w", err)
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("azurite: no go.mod in %s or any parent, so tools/azurite cannot be found; set Options.Bin", dir)
-		}
-		d = parent
-	}
 }
 
 // Start runs Azurite's Table service on 127.0.0.1 and blocks until it accepts

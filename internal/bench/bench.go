@@ -16,6 +16,7 @@ import (
 	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/localstack"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/modroot"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 )
 
@@ -50,8 +51,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var err error
 	if r.repo = cfg.RepoRoot; r.repo == "" {
-		if r.repo, err = findRepoRoot(); err != nil {
-			return nil, err
+		if r.repo, err = modroot.Find("."); err != nil {
+			return nil, fmt.Errorf("%w: run from the repository or pass its root", err)
 		}
 	}
 	if r.dir = cfg.WorkDir; r.dir == "" {

@@ -135,6 +135,9 @@ func TestConfigValidate(t *testing.T) {
 		{"pacing skipped ignores its rpm", func(c *Config) { c.PaceBacklog, c.PaceRPM = 0, 0 }, ""},
 		{"zero size", func(c *Config) { c.CostSizes = []int{10, 0} }, "cost size 0"},
 		{"cost rpm", func(c *Config) { c.CostRPM = 0 }, "cost rpm 0"},
+		{"no window, pacing off, scan on", func(c *Config) { c.PaceBacklog, c.PaceWindow = 0, 0 }, "pacing window 0s"},
+		{"window too short for one scan call", func(c *Config) { c.PaceBacklog, c.ScanRPM, c.PaceWindow = 0, 5, time.Second }, "scan: 5 calls a minute"},
+		{"no window, nothing paced", func(c *Config) { c.PaceBacklog, c.PaceWindow, c.ScanPages = 0, 0, nil }, ""},
 		{"handler environment", func(c *Config) { c.HandlerEnv = []string{"GOMAXPROCS=2", "GOGC"} }, `handler environment "GOGC"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

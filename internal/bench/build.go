@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,22 +27,4 @@ func buildBinaries(ctx context.Context, repo, dir string) (binaries, error) {
 		}
 	}
 	return b, nil
-}
-
-// findRepoRoot walks up from the working directory to go.mod.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the repository or pass its root")
-		}
-		dir = parent
-	}
 }

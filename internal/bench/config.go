@@ -139,13 +139,15 @@ func (c *Config) validate() error {
 	if c.PaceBacklog < 0 || c.ReadyStarts < 0 {
 		errs = append(errs, errors.New("backlogs and counts cannot be negative"))
 	}
+	// The pacing runs and the scan comparison share the tenant's window.
+	window := c.PaceWindow > 0
+	if !window && (c.PaceBacklog > 0 || len(c.ScanPages) > 0) {
+		errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
+	}
 	if c.PaceBacklog > 0 {
 		if c.PaceRPM < 1 || c.PaceRPM > config.MaxRequestsPerMinute {
 			errs = append(errs, fmt.Errorf("pacing rpm %d: want 1 to %d (the handler's own bound)", c.PaceRPM, config.MaxRequestsPerMinute))
-		}
-		if c.PaceWindow <= 0 {
-			errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
-		} else if c.simLimit() < 1 {
+		} else if window && c.simLimit() < 1 {
 			errs = append(errs, fmt.Errorf("pacing: %d calls a minute over a %s window allow no call at all: lengthen the window", c.PaceRPM, c.PaceWindow))
 		}
 	}
@@ -157,15 +159,12 @@ func (c *Config) validate() error {
 		}
 		if c.ScanRPM < 1 || c.ScanRPM > config.MaxRequestsPerMinute {
 			errs = append(errs, fmt.Errorf("scan rpm %d: want 1 to %d (the handler's own bound)", c.ScanRPM, config.MaxRequestsPerMinute))
-		} else if c.PaceWindow > 0 && c.scanLimit() < 1 {
+		} else if window && c.scanLimit() < 1 {
 			errs = append(errs, fmt.Errorf("scan: %d calls a minute over a %s window allow no call at all: lengthen the window", c.ScanRPM, c.PaceWindow))
 		}
 		if c.ScanCalls < 10 {
 			errs = append(errs, fmt.Errorf("scan calls %d: want at least 10 for a steady state", c.ScanCalls))
 		}
-	}
-	if c.PaceWindow <= 0 && c.PaceBacklog == 0 && len(c.ScanPages) > 0 {
-		errs = append(errs, fmt.Errorf("pacing window %s: want a positive duration", c.PaceWindow))
 	}
 	for _, kv := range c.HandlerEnv {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/localstack"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/modroot"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
 )
@@ -37,7 +38,7 @@ var (
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
 		var err error
-		if repoRoot, err = findRepoRoot(); err != nil {
+		if repoRoot, err = modroot.Find("."); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -70,23 +71,6 @@ func TestMain(m *testing.M) {
 		defer sharedAzurite.Stop()
 		return m.Run()
 	}())
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // world is one test's stack plus the handlers it runs.

@@ -100,7 +100,7 @@ func Run(ctx context.Context, opts Options) (rep Report, err error) {
 	stack.Sim.Backfill(gen, st.Epoch.Add(-opts.Lookback), st.Epoch, opts.Volume)
 	stack.Sim.Generator().SetVisibilityDelay(opts.Settle * 3 / 4)
 
-	env := append(os.Environ(), stack.Env()...)
+	env := stack.HandlerEnv(os.Environ())
 	env = append(env,
 		"MCAS_SCHEDULE="+opts.Schedule,
 		"MCAS_INITIAL_LOOKBACK="+opts.Lookback.String(),

@@ -157,7 +157,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	stack.Sim.Faults.SetRandom(rate, opts.Seed, APIFaults...)
 	stack.Ingestion.Faults.SetRandom(rate, opts.Seed^0x5851f42d4c957f2d, IngestionFaults...)
 
-	env := append(os.Environ(), stack.Env()...)
+	env := stack.HandlerEnv(os.Environ())
 	env = append(env,
 		"MCAS_SCHEDULE="+opts.Schedule,
 		"MCAS_INITIAL_LOOKBACK=1h",

@@ -17,7 +17,8 @@ const (
 // "http://127.0.0.1:10002/devstoreaccount1"). aztables requires AccountName and
 // an explicit TableEndpoint; it cannot parse `UseDevelopmentStorage=true`.
 func ConnectionString(tableEndpoint string) string {
-	return "DefaultEndpointsProtocol=http;AccountName=" + AccountName +
+	proto, _, _ := strings.Cut(tableEndpoint, "://")
+	return "DefaultEndpointsProtocol=" + proto + ";AccountName=" + AccountName +
 		";AccountKey=" + AccountKey +
 		";TableEndpoint=" + strings.TrimRight(tableEndpoint, "/") + ";"
 }

@@ -9,7 +9,8 @@
 // picks a free loopback port, waits until the emulator accepts connections and
 // returns a Process whose ConnectionString is what aztables needs. Stop kills
 // the emulator's whole process group and waits for it, so nothing is left
-// running.
+// running. With Options.TLS and Options.OAuth it serves HTTPS and accepts
+// bearer tokens, as a storage account does for a managed identity.
 //
 // The package also holds the emulator's well-known development account, which
 // the checkpoint package uses to translate `UseDevelopmentStorage=true`.

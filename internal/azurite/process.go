@@ -2,6 +2,8 @@ package azurite
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +57,19 @@ type Options struct {
 	Output io.Writer
 	// AccessLog lets Azurite log every request; by default it runs --silent.
 	AccessLog bool
+	// TLS serves HTTPS with this certificate instead of HTTP.
+	TLS *TLS
+	// OAuth accepts bearer tokens (Azurite's --oauth basic: issuer, audience
+	// and lifetime are checked, the signature is not), as a storage account
+	// does for a managed identity. It needs TLS: Azurite refuses bearer
+	// tokens over HTTP. Shared-key requests are still accepted.
+	OAuth bool
+}
+
+// TLS is the certificate Azurite serves and the roots that verify it.
+type TLS struct {
+	CertFile, KeyFile string         // PEM, for 127.0.0.1
+	RootCAs           *x509.CertPool // for the readiness probe
 }
 
 // Process is a running Azurite Table service started by Start, or an external
@@ -63,6 +78,8 @@ type Process struct {
 	conn     string
 	endpoint string
 	port     int
+
+	probeTLS *tls.Config // verifies an HTTPS emulator in waitReady; nil for HTTP
 
 	cmd    *exec.Cmd // nil when attached
 	out    *tailBuffer
@@ -126,6 +143,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	} else if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("azurite: launcher %s: %s: %w", bin, InstallHint, err)
 	}
+	if opts.OAuth && opts.TLS == nil {
+		return nil, errors.New("azurite: Options.OAuth needs Options.TLS: Azurite accepts bearer tokens only over HTTPS")
+	}
 	if opts.Location != "" {
 		if err := os.MkdirAll(opts.Location, 0o755); err != nil {
 			return nil, fmt.Errorf("azurite: state directory: %w", err)
@@ -172,6 +192,14 @@ func start(ctx context.Context, bin string, port int, opts Options) (*Process, e
 	if !opts.AccessLog {
 		args = append(args, "--silent")
 	}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+		args = append(args, "--cert", opts.TLS.CertFile, "--key", opts.TLS.KeyFile)
+	}
+	if opts.OAuth {
+		args = append(args, "--oauth", "basic")
+	}
 	dir := opts.Location
 	if dir == "" {
 		args = append(args, "--inMemoryPersistence")
@@ -185,7 +213,10 @@ func start(ctx context.Context, bin string, port int, opts Options) (*Process, e
 		out:    &tailBuffer{max: outputTail},
 		exited: make(chan struct{}),
 	}
-	p.endpoint = "http://127.0.0.1:" + strconv.Itoa(port) + "/" + AccountName
+	p.endpoint = scheme + "://127.0.0.1:" + strconv.Itoa(port) + "/" + AccountName
+	if opts.TLS != nil {
+		p.probeTLS = &tls.Config{RootCAs: opts.TLS.RootCAs}
+	}
 	p.conn = ConnectionString(p.endpoint)
 	var out io.Writer = p.out
 	if opts.Output != nil {
@@ -226,7 +257,8 @@ func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: p.probeTLS}}
+	defer client.CloseIdleConnections()
 	url := p.TableEndpoint() + "/Tables"
 	for {
 		select {

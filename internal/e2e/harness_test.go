@@ -88,11 +88,14 @@ var tableMu sync.Mutex
 
 func newWorld(t *testing.T, sim mcasapi.Options, settings map[string]string) *world {
 	t.Helper()
-	st, err := localstack.Start(context.Background(), localstack.Options{
-		Dir:                     t.TempDir(),
-		AzuriteConnectionString: sharedAzurite.ConnectionString(),
-		Sim:                     sim,
-	})
+	return newWorldOn(t, localstack.Options{AzuriteConnectionString: sharedAzurite.ConnectionString(), Sim: sim}, settings)
+}
+
+// newWorldOn is newWorld on a stack of its own options (Dir is set here).
+func newWorldOn(t *testing.T, opts localstack.Options, settings map[string]string) *world {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	st, err := localstack.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

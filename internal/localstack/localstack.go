@@ -44,6 +44,11 @@ type Options struct {
 	// AzuriteConnectionString uses an Azurite already running instead of starting one.
 	AzuriteConnectionString string
 	AzuriteOutput           io.Writer
+	// AzuriteManagedIdentity runs Azurite over HTTPS, accepting bearer tokens,
+	// and gives the handler CHECKPOINT_STORAGE__tableServiceUri instead of a
+	// connection string: the checkpoint is then reached as deployed, with a
+	// token from the managed-identity endpoint. Not with AzuriteConnectionString.
+	AzuriteManagedIdentity bool
 	// Sim configures the simulated tenant. Its Tokens are set to the stack's token.
 	Sim mcasapi.Options
 	// APIAddr serves the simulated tenant at this address (host:port) when it
@@ -69,7 +74,8 @@ type Stack struct {
 
 	APIURL, KeyVaultURL, IngestionURL, IdentityURL string
 
-	closers []func(context.Context) error
+	checkpointURI bool // the handler reaches Azurite by URL and token
+	closers       []func(context.Context) error
 }
 
 // Start brings the stack up. On error everything started is stopped.
@@ -96,10 +102,22 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 
+	azOpts := azurite.Options{Location: opts.AzuriteLocation, Output: opts.AzuriteOutput}
+	if opts.AzuriteManagedIdentity {
+		if opts.AzuriteConnectionString != "" {
+			return nil, errors.New("localstack: AzuriteManagedIdentity starts its own Azurite; AzuriteConnectionString must be empty")
+		}
+		tlsFiles := &azurite.TLS{CertFile: filepath.Join(opts.Dir, "azurite-cert.pem"), KeyFile: filepath.Join(opts.Dir, "azurite-key.pem"), RootCAs: ca.Pool()}
+		if err := ca.WriteServerPEM(tlsFiles.CertFile, tlsFiles.KeyFile); err != nil {
+			return nil, err
+		}
+		azOpts.TLS, azOpts.OAuth = tlsFiles, true
+		s.checkpointURI = true
+	}
 	if opts.AzuriteConnectionString != "" {
 		s.Azurite = azurite.Attach(opts.AzuriteConnectionString)
 	} else {
-		s.Azurite, err = azurite.Start(ctx, azurite.Options{Location: opts.AzuriteLocation, Output: opts.AzuriteOutput})
+		s.Azurite, err = azurite.Start(ctx, azOpts)
 		if err != nil {
 			return nil, fmt.Errorf("azurite: %w", err)
 		}
@@ -149,10 +167,14 @@ func (s *Stack) Env() []string {
 		"MCAS_TOKEN_SECRET_NAME=" + SecretName,
 		"LOGS_INGESTION_ENDPOINT=" + s.IngestionURL,
 		"LOGS_INGESTION_RULE_ID=" + s.Ingestion.RuleID(),
-		"CHECKPOINT_STORAGE=" + s.Azurite.ConnectionString(),
 		"SSL_CERT_FILE=" + s.CAFile,
 		// Only the managed identity: no developer sign-in on this machine.
 		"AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential",
+	}
+	if s.checkpointURI {
+		env = append(env, "CHECKPOINT_STORAGE__tableServiceUri="+s.Azurite.TableEndpoint())
+	} else {
+		env = append(env, "CHECKPOINT_STORAGE="+s.Azurite.ConnectionString())
 	}
 	return append(env, s.Identity.Env(s.IdentityURL)...)
 }

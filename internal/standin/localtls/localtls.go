@@ -109,6 +109,22 @@ func (c *CA) WriteCertPEM(path string) error {
 	return nil
 }
 
+// WriteServerPEM writes the loopback server certificate and its private key
+// (PKCS #8) as PEM, for a server in another process (Azurite over HTTPS).
+func (c *CA) WriteServerPEM(certPath, keyPath string) error {
+	key, err := x509.MarshalPKCS8PrivateKey(c.server.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("server key: %w", err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.server.Certificate[0]}), 0o644); err != nil {
+		return fmt.Errorf("writing the server certificate: %w", err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		return fmt.Errorf("writing the server key: %w", err)
+	}
+	return nil
+}
+
 // Pool returns a pool holding only the CA, for in-process clients.
 func (c *CA) Pool() *x509.CertPool { return c.pool.Clone() }
 

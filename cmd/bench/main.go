@@ -62,6 +62,7 @@ func parseFlags(args []string) (bench.Config, error) {
 	var (
 		quick    = fs.Bool("quick", false, "a smoke run of a few seconds per measurement (small backlogs, one repetition)")
 		reps     = fs.Int("reps", def.Reps, "repetitions of each pacing and cost run; the report shows medians")
+		small    = fs.Int("small-reps", def.SmallReps, "repetitions of the cost runs on backlogs under 100k (cheap, and the noisiest); 0: -reps")
 		backlog  = fs.Int("pace-backlog", def.PaceBacklog, "activities in the pacing runs' backlog (0 skips them)")
 		rpm      = fs.Int("pace-rpm", def.PaceRPM, "the connector's MCAS_REQUESTS_PER_MINUTE in the pacing runs")
 		window   = fs.Duration("pace-window", def.PaceWindow, "the simulated tenant's rate-limit window; its limit is the connector's rate over it")
@@ -99,6 +100,7 @@ func parseFlags(args []string) (bench.Config, error) {
 		}
 	}
 	set("reps", func() { cfg.Reps = *reps })
+	set("small-reps", func() { cfg.SmallReps = *small })
 	set("pace-backlog", func() { cfg.PaceBacklog = *backlog })
 	set("pace-rpm", func() { cfg.PaceRPM = *rpm })
 	set("pace-window", func() { cfg.PaceWindow = *window })

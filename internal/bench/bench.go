@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, n := range cfg.CostSizes {
 		size := CostSize{Backlog: n}
-		for i := range cfg.Reps {
+		for i := range cfg.CostReps(n) {
 			c, err := r.cost(ctx, n, i)
 			if err != nil {
 				return nil, fmt.Errorf("cost run at %d activities, repetition %d: %w", n, i+1, err)

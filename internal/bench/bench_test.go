@@ -130,6 +130,7 @@ func TestConfigValidate(t *testing.T) {
 		{"default", func(*Config) {}, ""},
 		{"quick", func(c *Config) { *c = Quick() }, ""},
 		{"no reps", func(c *Config) { c.Reps = 0 }, "reps 0"},
+		{"negative small reps", func(c *Config) { c.SmallReps = -1 }, "small reps -1"},
 		{"rpm over the handler's bound", func(c *Config) { c.PaceRPM = 60_000 }, "pacing rpm 60000"},
 		{"window too short for one call", func(c *Config) { c.PaceRPM, c.PaceWindow = 30, time.Second }, "allow no call"},
 		{"pacing skipped ignores its rpm", func(c *Config) { c.PaceBacklog, c.PaceRPM = 0, 0 }, ""},
@@ -151,6 +152,26 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("validate = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestCostReps(t *testing.T) {
+	def, quick := Default(), Quick()
+	for _, tc := range []struct {
+		cfg  Config
+		n    int
+		want int
+	}{
+		{def, 10_000, 9},
+		{def, 99_999, 9},
+		{def, 100_000, 3},
+		{def, 1_000_000, 3},
+		{quick, 2_000, 1},
+		{Config{Reps: 5}, 10_000, 5}, // SmallReps 0: as Reps
+	} {
+		if got := tc.cfg.CostReps(tc.n); got != tc.want {
+			t.Errorf("CostReps(%d) with Reps %d, SmallReps %d = %d, want %d", tc.n, tc.cfg.Reps, tc.cfg.SmallReps, got, tc.want)
+		}
 	}
 }
 

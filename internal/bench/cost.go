@@ -76,12 +76,12 @@ func (r *runner) cost(ctx context.Context, n, i int) (CostRep, error) {
 	if r.cfg.ProfileDir != "" && i == 0 {
 		profile = filepath.Join(r.cfg.ProfileDir, fmt.Sprintf("baseline-%d.pprof", n))
 	}
-	r.logf("cost %d activities %d/%d: baseline on the backlog's pages", n, i+1, r.cfg.Reps)
+	r.logf("cost %d activities %d/%d: baseline on the backlog's pages", n, i+1, r.cfg.CostReps(n))
 	if c.BaselineRuns[0], err = r.runBaseline(ctx, acts, profile); err != nil {
 		return c, err
 	}
 
-	r.logf("cost %d activities %d/%d: handler at %d calls/min, no rate limit", n, i+1, r.cfg.Reps, r.cfg.CostRPM)
+	r.logf("cost %d activities %d/%d: handler at %d calls/min, no rate limit", n, i+1, r.cfg.CostReps(n), r.cfg.CostRPM)
 	resetPeakRSS()
 	if c.Handler, err = r.drain(ctx, env); err != nil {
 		return c, err
@@ -93,14 +93,14 @@ func (r *runner) cost(ctx context.Context, n, i int) (CostRep, error) {
 	closeStack(st)
 	st = nil
 
-	r.logf("cost %d activities %d/%d: baseline again", n, i+1, r.cfg.Reps)
+	r.logf("cost %d activities %d/%d: baseline again", n, i+1, r.cfg.CostReps(n))
 	if c.BaselineRuns[1], err = r.runBaseline(ctx, acts, ""); err != nil {
 		return c, err
 	}
 	c.Baseline = meanUsage(c.BaselineRuns[0], c.BaselineRuns[1])
 	h, b := c.Handler.Usage, c.Baseline
 	r.logf("cost %d activities %d/%d: handler %.2f CPU-s/100k (%.0f%% system), %.1f MB peak; baseline %.2f CPU-s/100k (%.2f before, %.2f after; %.0f%% system), %.1f MB peak; ratio %.2f; %s",
-		n, i+1, r.cfg.Reps, per100k(h.CPU, n).Seconds(), 100*h.System.Seconds()/h.CPU.Seconds(), mb(h.MaxRSS),
+		n, i+1, r.cfg.CostReps(n), per100k(h.CPU, n).Seconds(), 100*h.System.Seconds()/h.CPU.Seconds(), mb(h.MaxRSS),
 		per100k(b.CPU, n).Seconds(), per100k(c.BaselineRuns[0].CPU, n).Seconds(), per100k(c.BaselineRuns[1].CPU, n).Seconds(),
 		100*b.System.Seconds()/b.CPU.Seconds(), mb(b.MaxRSS), h.CPU.Seconds()/b.CPU.Seconds(), c.Delivery)
 	return c, nil

@@ -350,6 +350,9 @@ func (r *Report) header() []string {
 	if r.Config.Reps == 1 {
 		reps = "one repetition"
 	}
+	if small := r.Config.SmallReps; small > 0 && small != r.Config.Reps && slices.ContainsFunc(r.Config.CostSizes, func(n int) bool { return n < SmallBacklog }) {
+		reps += fmt.Sprintf("; cost runs on backlogs under %dk: %d repetitions", SmallBacklog/1000, small)
+	}
 	lines := []string{
 		fmt.Sprintf("Date: %s (took %s)", r.Start.UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second)),
 		"Machine: " + r.Machine.String(),

@@ -352,6 +352,37 @@ func (w *world) checkExactlyOnce(want []mcasapi.Activity, allowDup map[string]bo
 	}
 }
 
+// logDuplicateUploads names, for a few activities that arrived more than
+// once without being allowed to, the uploads (by their order on the stream)
+// that carried each copy: what tells a connector bug from bookkeeping.
+func (w *world) logDuplicateUploads(stream string, allowDup map[string]bool) {
+	w.t.Helper()
+	rows := w.stack.Ingestion.Rows(stream)
+	var sizes []int
+	for _, up := range w.stack.Ingestion.Uploads() {
+		if up.Stream == stream {
+			sizes = append(sizes, up.Rows)
+		}
+	}
+	carriers := map[string][]int{}
+	i := 0
+	for u, n := range sizes {
+		for _, raw := range rows[i : i+n] {
+			var r struct{ ActivityId string }
+			_ = json.Unmarshal(raw, &r)
+			carriers[r.ActivityId] = append(carriers[r.ActivityId], u)
+		}
+		i += n
+	}
+	shown := 0
+	for id, ups := range carriers {
+		if len(ups) > 1 && !(len(ups) == 2 && allowDup[id]) && shown < 5 {
+			w.t.Logf("%s came in uploads %v of %d (sizes %v)", id, ups, len(sizes), sizes[max(0, ups[0]-2):min(len(sizes), ups[len(ups)-1]+3)])
+			shown++
+		}
+	}
+}
+
 func head(s []string) []string { return s[:min(len(s), 5)] }
 
 func tail(s string, n int) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/fault"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/ingestion"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
 )
@@ -385,38 +386,55 @@ func testKilledMidRun(t *testing.T, scan bool) {
 	sim, now := w.stack.Sim, time.Now()
 	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), n)
 	stream := schema.Activity().Stream
+	activityUploads := func() []ingestion.Upload {
+		var ups []ingestion.Upload
+		for _, up := range w.stack.Ingestion.Uploads() {
+			if up.Stream == stream {
+				ups = append(ups, up)
+			}
+		}
+		return ups
+	}
 	allowDup := map[string]bool{}
 	for kill := range 3 {
 		p := w.start()
 		ctx, cancel := context.WithCancel(context.Background())
-		go p.invoke(ctx)
-		// Kill once the run has sent something and is still going.
-		deadline := time.Now().Add(40 * time.Second)
-		before := len(w.stack.Ingestion.Uploads())
-		for len(w.stack.Ingestion.Uploads()) < before+1+kill && time.Now().Before(deadline) {
+		// Invoke until a run gets the lease (the last one killed holds it
+		// until it expires), as the timer would.
+		go func() {
+			for ctx.Err() == nil {
+				if inv := p.invoke(ctx); inv.err != nil || !inv.skipped() {
+					return
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}()
+		// Kill once this process has sent something and is still going.
+		deadline := time.Now().Add(60 * time.Second)
+		before := len(activityUploads())
+		for len(activityUploads()) < before+1+kill && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
+		}
+		if len(activityUploads()) == before {
+			t.Fatalf("kill %d: the process sent nothing in 60s:\n%s", kill+1, tail(p.out.String(), 3000))
 		}
 		time.Sleep(time.Duration(150*(kill+1)) * time.Millisecond)
 		p.kill()
 		cancel()
-		// An upload whose body was sent before the kill may still be stored
-		// a moment later: wait until the service has nothing more in hand.
-		for n := -1; n != len(w.stack.Ingestion.Uploads()); {
-			n = len(w.stack.Ingestion.Uploads())
-			time.Sleep(500 * time.Millisecond)
+		// An upload whose body was sent before the kill may still be
+		// recorded after it: wait until the service has none in hand.
+		for n := -1; n != len(activityUploads()) || w.stack.Ingestion.InFlight() > 0; {
+			n = len(activityUploads())
+			time.Sleep(200 * time.Millisecond)
 		}
 		// The last upload the dead process had accepted may come again.
-		ups := w.stack.Ingestion.Uploads()
-		rows := w.stack.Ingestion.Rows(stream)
-		for i := len(ups) - 1; i >= 0; i-- {
-			if ups[i].Stream == stream {
-				for _, raw := range rows[len(rows)-ups[i].Rows:] {
-					var r struct{ ActivityId string }
-					_ = json.Unmarshal(raw, &r)
-					allowDup[r.ActivityId] = true
-				}
-				break
-			}
+		ups, rows := activityUploads(), w.stack.Ingestion.Rows(stream)
+		last := ups[len(ups)-1]
+		t.Logf("kill %d: after %d uploads, the last of %d rows", kill+1, len(ups), last.Rows)
+		for _, raw := range rows[len(rows)-last.Rows:] {
+			var r struct{ ActivityId string }
+			_ = json.Unmarshal(raw, &r)
+			allowDup[r.ActivityId] = true
 		}
 	}
 	p := w.start()
@@ -437,6 +455,9 @@ func testKilledMidRun(t *testing.T, scan bool) {
 	}
 	p.drain(t, 10)
 	w.checkExactlyOnce(sim.Activities(), allowDup)
+	if t.Failed() {
+		w.logDuplicateUploads(stream, allowDup)
+	}
 	if n := sim.Throttled(); n != 0 {
 		t.Errorf("the API answered 429 %d times: the connector exceeded %d calls a minute", n, rpm)
 	}

@@ -113,6 +113,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests int
+	inFlight int
 	uploads  []Upload
 	rows     map[string][]json.RawMessage
 }
@@ -187,11 +188,25 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
+// InFlight returns the number of requests being handled: after a client
+// dies, an upload whose body it had sent may still be recorded until this is 0.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
 // ServeHTTP handles an upload.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
+	s.inFlight++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	f := s.Faults.Next()
 	if fault.Before(w, f) {
 		return

@@ -520,3 +520,41 @@ func TestKeep(t *testing.T) {
 		t.Errorf("the file lost whole rows:\n%s", file)
 	}
 }
+
+// InFlight counts an upload from its headers until its answer: a test that
+// killed a client waits for 0 before reading what was recorded.
+func TestInFlight(t *testing.T) {
+	in, err := ingestion.New(ingestion.Options{RuleID: ruleID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, send := io.Pipe()
+	req := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/"+ruleID+"/streams/"+activity+"?api-version=2023-01-01", body)
+	req.Header.Set("Authorization", "Bearer t")
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.ServeHTTP(rec, req)
+	}()
+	// The handler is blocked reading the body.
+	if _, err := send.Write([]byte(`[{"TimeGenerated":"2026-05-01T00:00:00Z",`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := in.InFlight(); n != 1 {
+		t.Errorf("InFlight with a body half sent = %d, want 1", n)
+	}
+	if len(in.Uploads()) != 0 {
+		t.Errorf("an upload was recorded before its body arrived")
+	}
+	_, _ = send.Write([]byte(`"ActivityId":"a1"}]`))
+	_ = send.Close()
+	<-done
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("upload answered %d: %s", rec.Code, rec.Body)
+	}
+	if n, ups := in.InFlight(), len(in.Uploads()); n != 0 || ups != 1 {
+		t.Errorf("after the answer: InFlight = %d, uploads = %d; want 0 and 1", n, ups)
+	}
+}

@@ -267,8 +267,15 @@ func (w *watch) kill(afterUpload bool) {
 		}
 	}
 	// An upload whose body had fully arrived is still stored after the
-	// client is gone; give it a moment (the host restarts after 1 s).
-	time.Sleep(250 * time.Millisecond)
+	// client is gone: wait until the service has none in hand (the host
+	// restarts the handler after 1 s, so this rarely waits for a new one).
+	for n, deadline := -1, time.Now().Add(10*time.Second); time.Now().Before(deadline); {
+		n = w.uploads()
+		time.Sleep(100 * time.Millisecond)
+		if w.stack.Ingestion.InFlight() == 0 && n == w.uploads() {
+			break
+		}
+	}
 	k.To = w.uploads()
 	w.mu.Lock()
 	w.kills = append(w.kills, k)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas/envelope"
 )
 
 // MaxPageSize is the most activities a (non-scan) call returns: the API cuts
@@ -62,38 +64,69 @@ type Client struct {
 	calls     atomic.Int64
 	throttled atomic.Int64
 
-	// buf is the buffer answers are read into, kept between calls: growing
-	// a fresh one to a few hundred KB for every page costs more CPU than the
-	// network read itself. decodePage copies the activities out of it.
+	// bufs are read buffers kept for later calls: growing or faulting in a
+	// fresh one of a few hundred KB for every page costs more CPU than the
+	// network read itself. A page's activities are slices of its buffer, so
+	// the buffer comes back only when the page is released.
 	bufMu sync.Mutex
-	buf   []byte
+	bufs  [][]byte
 }
 
-// maxKeptBuffer bounds the read buffer kept between calls: list pages fit
-// (100 activities of up to ~80 KB); a larger scan page's is dropped after use.
-const maxKeptBuffer = 8 << 20
+// Buffers kept between calls: two, for a page being consumed while the
+// next is read; only list-sized ones (100 activities of up to ~80 KB), so a
+// 5,000-activity scan page's is left to the garbage collector.
+const (
+	maxKeptBuffers = 2
+	maxKeptBuffer  = 8 << 20
+)
 
-// takeBuffer returns the kept read buffer, or nil when another call holds it.
+// takeBuffer returns a kept read buffer, or nil.
 func (c *Client) takeBuffer() []byte {
-	if !c.bufMu.TryLock() {
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	n := len(c.bufs)
+	if n == 0 {
 		return nil
 	}
-	b := c.buf
-	c.buf = nil
-	c.bufMu.Unlock()
+	b := c.bufs[n-1]
+	c.bufs = c.bufs[:n-1]
 	return b
 }
 
-// keepBuffer hands b back for the next call.
+// keepBuffer hands b back for a later call; a buffer handed back twice is
+// kept once, so two calls never read into it at once.
 func (c *Client) keepBuffer(b []byte) {
-	if cap(b) > maxKeptBuffer {
+	if cap(b) == 0 || cap(b) > maxKeptBuffer {
 		return
 	}
+	b = b[:0:cap(b)]
 	c.bufMu.Lock()
-	if cap(b) > cap(c.buf) {
-		c.buf = b[:0]
+	defer c.bufMu.Unlock()
+	for _, k := range c.bufs {
+		if &k[:1][0] == &b[:1][0] {
+			return
+		}
 	}
-	c.bufMu.Unlock()
+	if len(c.bufs) < maxKeptBuffers {
+		c.bufs = append(c.bufs, b)
+	}
+}
+
+// body is the buffer an answer was read into.
+type body struct {
+	buf    []byte
+	client *Client
+}
+
+// Release hands the page's buffer back to the client for a later call.
+// The page's activities are slices of it: after Release, neither they nor
+// any copy of the page may be used. Releasing is optional (an unreleased
+// buffer is garbage collected) and a second Release does nothing.
+func (b *body) Release() {
+	if b.client != nil {
+		b.client.keepBuffer(b.buf)
+	}
+	*b = body{}
 }
 
 // NewClient returns a client for activitiesURL, which must be the full
@@ -169,11 +202,18 @@ func (q Query) Body() ([]byte, error) {
 
 // Page is one answer of the API.
 type Page struct {
-	Data    []json.RawMessage // the activities, verbatim
+	// Data holds the activities, verbatim: slices of the answer's body,
+	// which belongs to the page.
+	Data    []json.RawMessage
 	HasNext bool
 	Total   float64 // approximate; never used for completeness
 	// NextQueryFilters is scan mode's continuation (absent in list mode).
 	NextQueryFilters json.RawMessage
+	// Compact reports that every activity is valid JSON without white
+	// space outside its strings (see envelope.Page.Compact).
+	Compact bool
+
+	body
 }
 
 // Activities runs q and returns one page.
@@ -186,35 +226,37 @@ func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	defer c.keepBuffer(raw)
-	return decodePage(raw)
+	return c.decodePage(raw)
+}
+
+// decodePage decodes raw into a page that owns it.
+func (c *Client) decodePage(raw []byte) (Page, error) {
+	page, err := decodePage(raw)
+	if err != nil {
+		c.keepBuffer(raw)
+		return Page{}, err
+	}
+	page.body = body{buf: raw, client: c}
+	return page, nil
 }
 
 // decodePage decodes the list envelope. A body that is not the envelope
 // (an HTML page, truncated JSON, a missing data array) is ErrBadResponse.
 func decodePage(raw []byte) (Page, error) {
-	var env struct {
-		Data             *[]json.RawMessage `json:"data"`
-		HasNext          bool               `json:"hasNext"`
-		Total            json.RawMessage    `json:"total"` // approximate, unused: never a reason to reject a page
-		NextQueryFilters json.RawMessage    `json:"nextQueryFilters"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return Page{}, &BadResponseError{Reason: "the body is not valid JSON: " + err.Error(), Snippet: snippet(raw)}
-	}
-	if env.Data == nil {
-		return Page{}, &BadResponseError{Reason: `the body has no "data" array`, Snippet: snippet(raw)}
+	env, err := envelope.Decode(raw)
+	if err != nil {
+		return Page{}, &BadResponseError{Reason: err.Error(), Snippet: snippet(raw)}
 	}
 	total, err := strconv.ParseFloat(string(env.Total), 64)
 	if err != nil {
 		total = 0 // unknown: absent, out of range (±Inf) or not a number
 	}
-	return Page{Data: *env.Data, HasNext: env.HasNext, Total: total, NextQueryFilters: env.NextQueryFilters}, nil
+	return Page{Data: env.Data, HasNext: env.HasNext, Total: total, NextQueryFilters: env.NextQueryFilters, Compact: env.Compact}, nil
 }
 
 // do sends body, pacing every attempt, until the API answers 200 or the
-// failure is final. The 200 body is returned whole, in the client's read
-// buffer: the caller hands it back with keepBuffer once decoded.
+// failure is final, and returns the 200 body whole, in a buffer of its own
+// (a kept one when there is one): the page's activities are slices of it.
 func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
 	buf := c.takeBuffer()
 	var (

@@ -19,6 +19,10 @@ type ScanPage struct {
 	// NextQueryFilters is the filters object of the next request, to send
 	// back verbatim; absent when HasNext is false.
 	NextQueryFilters json.RawMessage
+	// Compact: see Page.Compact.
+	Compact bool
+
+	body // Release: see Page
 }
 
 // ScanFilters returns the filters of a scan window's first request: created
@@ -54,13 +58,13 @@ func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (
 	if err != nil {
 		return ScanPage{}, err
 	}
-	defer c.keepBuffer(raw)
-	page, err := decodePage(raw)
+	page, err := c.decodePage(raw)
 	if err != nil {
 		return ScanPage{}, err
 	}
 	if page.HasNext && (len(page.NextQueryFilters) == 0 || page.NextQueryFilters[0] != '{') {
+		page.Release()
 		return ScanPage{}, &BadResponseError{Reason: "hasNext is true but nextQueryFilters is not an object", Snippet: snippet(page.NextQueryFilters)}
 	}
-	return ScanPage{Data: page.Data, HasNext: page.HasNext, NextQueryFilters: page.NextQueryFilters}, nil
+	return ScanPage{Data: page.Data, HasNext: page.HasNext, NextQueryFilters: page.NextQueryFilters, Compact: page.Compact, body: page.body}, nil
 }

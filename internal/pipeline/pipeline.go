@@ -28,6 +28,18 @@ type ActivitySource interface {
 // RowBuilder turns one raw activity into one Sentinel row; *sentinel.ActivityRowBuilder is one.
 type RowBuilder interface {
 	AppendActivityRow(dst, raw []byte) ([]byte, sentinel.RowInfo, error)
+	// AppendCompactActivityRow is for a record already validated and
+	// compact, as the activities of a page whose Compact is set are.
+	AppendCompactActivityRow(dst, rec []byte) ([]byte, sentinel.RowInfo, error)
+}
+
+// appendRow builds raw's row, skipping the validation and compaction that
+// decoding its page already did when the page says so.
+func (r *Runner) appendRow(dst, raw []byte, compact bool) ([]byte, sentinel.RowInfo, error) {
+	if compact {
+		return r.deps.Rows.AppendCompactActivityRow(dst, raw)
+	}
+	return r.deps.Rows.AppendActivityRow(dst, raw)
 }
 
 // Uploader sends a batch of rows to a stream; *sentinel.Uploader is one.
@@ -230,7 +242,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 			return &Error{Class: classifyAPI(err), Err: err}
 		}
 		for _, raw := range page.Data {
-			row, info, err := r.deps.Rows.AppendActivityRow(rowBuf[:0], raw)
+			row, info, err := r.appendRow(rowBuf[:0], raw, page.Compact)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
 			}
@@ -250,6 +262,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 				return err
 			}
 		}
+		page.Release() // the rows are copied into batches
 		complete = len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize)
 	}
 	if err := send.flush(); err != nil {

@@ -755,6 +755,16 @@ func FuzzAppendActivityRow(f *testing.F) {
 		for _, b := range []*ActivityRowBuilder{full, tiny} {
 			prefix := []byte("[")
 			row, info, err := b.AppendActivityRow(prefix, raw)
+			// The fast path never panics, whatever it is given, and on a
+			// compacted record it builds exactly the row the validating one does.
+			_, _, _ = b.AppendCompactActivityRow(nil, raw)
+			var compacted bytes.Buffer
+			if json.Compact(&compacted, raw) == nil {
+				fastRow, fastInfo, fastErr := b.AppendCompactActivityRow([]byte("["), compacted.Bytes())
+				if (fastErr == nil) != (err == nil) || string(fastRow) != string(row) || fastInfo != info {
+					t.Fatalf("AppendCompactActivityRow(compacted) = %q, %+v, %v; AppendActivityRow = %q, %+v, %v", fastRow, fastInfo, fastErr, row, info, err)
+				}
+			}
 			if err != nil {
 				var re *RowError
 				if !errors.As(err, &re) {

@@ -1,6 +1,8 @@
 package sentinel
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -23,6 +25,23 @@ func BenchmarkAppendActivityRow(b *testing.B) {
 			for b.Loop() {
 				var err error
 				row, _, err = rb.AppendActivityRow(row[:0], bc.raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(bc.name+"/compact", func(b *testing.B) {
+			rb := activityBuilder(b)
+			var rec bytes.Buffer
+			if err := json.Compact(&rec, bc.raw); err != nil {
+				b.Fatal(err)
+			}
+			var row []byte
+			b.SetBytes(int64(rec.Len()))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				row, _, err = rb.AppendCompactActivityRow(row[:0], rec.Bytes())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -4,15 +4,15 @@
 // batches, gzip each batch) and nothing else: no HTTP, no TLS, no checkpoint.
 // cmd/bench/baseline runs it on the pages piped to its standard input. The
 // package imports none of the bench's stack (no simulated tenant, no
-// stand-ins), only internal/sentinel and schema as the handler does, so the
-// program's size and start-up do not burden the comparison.
+// stand-ins), only internal/mcas/envelope, internal/sentinel and schema as
+// the handler does, so the program's size and start-up do not burden the
+// comparison.
 package baseline
 
 import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas/envelope"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
 )
@@ -57,9 +58,10 @@ type Result struct {
 }
 
 // Run does the work no connector can avoid, for every framed page read
-// from r (see WriteFrame) until EOF: decode the list envelope as
-// internal/mcas does, build each activity's row with
-// sentinel.ActivityRowBuilder, pack the rows into sentinel.Batch (1 MiB) and
+// from r (see WriteFrame) until EOF: decode the list envelope with
+// envelope.Decode as internal/mcas does, build each activity's row with
+// sentinel.ActivityRowBuilder (its compact path when the page allows, as
+// the pipeline does), pack the rows into sentinel.Batch (1 MiB) and
 // gzip every full batch as sentinel.Uploader does, without sending it.
 func Run(r io.Reader) (Result, error) {
 	var res Result
@@ -105,13 +107,18 @@ func Run(r io.Reader) (Result, error) {
 		if _, err := io.ReadFull(r, frame); err != nil {
 			return res, fmt.Errorf("read page %d: %w", res.Pages, err)
 		}
-		data, err := decodePage(frame)
+		page, err := envelope.Decode(frame)
 		if err != nil {
 			return res, fmt.Errorf("page %d: %w", res.Pages, err)
 		}
 		res.Pages++
-		for _, raw := range data {
-			if row, _, err = rows.AppendActivityRow(row[:0], raw); err != nil {
+		for _, raw := range page.Data {
+			if page.Compact {
+				row, _, err = rows.AppendCompactActivityRow(row[:0], raw)
+			} else {
+				row, _, err = rows.AppendActivityRow(row[:0], raw)
+			}
+			if err != nil {
 				return res, fmt.Errorf("page %d: %w", res.Pages-1, err)
 			}
 			ok, err := batch.Append(row)
@@ -145,23 +152,6 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
-}
-
-// decodePage decodes the list envelope the way internal/mcas does: the
-// activities stay raw, each copied out of the page.
-func decodePage(raw []byte) ([]json.RawMessage, error) {
-	var env struct {
-		Data    *[]json.RawMessage `json:"data"`
-		HasNext bool               `json:"hasNext"`
-		Total   float64            `json:"total"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, fmt.Errorf("decode the page: %w", err)
-	}
-	if env.Data == nil {
-		return nil, errors.New(`decode the page: no "data" array`)
-	}
-	return *env.Data, nil
 }
 
 // gzipBatch compresses body as sentinel.Uploader does: the default level,

@@ -33,7 +33,7 @@ func TestRun(t *testing.T) {
 		{"an empty page", frames(`{"data":[]}`), 0, 1, ""},
 		{"nothing", frames(), 0, 0, ""},
 		{"no data array", frames(`{"total":0}`), 0, 0, `no "data" array`},
-		{"not JSON", frames(`<html>`), 0, 0, "decode the page"},
+		{"not JSON", frames(`<html>`), 0, 0, "page 0: the body is not valid JSON"},
 		{"not an activity", frames(`{"data":[{"foo":1}]}`), 0, 1, "_id"},
 		{"a truncated frame", bytes.NewReader(frames(page).Bytes()[:50]), 0, 0, "read page 0"},
 		{"a truncated length", bytes.NewReader([]byte{0, 0}), 0, 0, "read page 0"},

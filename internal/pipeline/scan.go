@@ -62,26 +62,46 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		}
 	}()
 	var rowBuf []byte
+	scan := func(ctx context.Context, filters json.RawMessage) (mcas.ScanPage, error) {
+		return src.Scan(ctx, filters, mcas.MaxScanLimit)
+	}
+	inBudget := func() bool { return time.Now().Before(res.Start.Add(r.set.RunBudget)) }
+	// The next page's call, started as soon as this page names it: a scan
+	// page of 5,000 takes seconds to read and longer to upload, and the two
+	// overlap. Rows of consecutive pages share batches; a row's position
+	// names its own page, so the checkpoint is right wherever an upload ends.
+	var next *ahead[json.RawMessage, mcas.ScanPage]
+	defer func() { next.abandon() }()
 
 	filters, done := sc.Filters, sc.Done
 	for {
-		if !time.Now().Before(res.Start.Add(r.set.RunBudget)) {
-			res.MoreToDo = true
-			return nil
+		if next == nil {
+			if !inBudget() {
+				res.MoreToDo = true
+				break
+			}
+			next = fetchAhead(fetchCtx, filters, scan)
 		}
-		page, err := src.Scan(fetchCtx, filters, mcas.MaxScanLimit)
+		page, err := next.wait()
+		next = nil
 		if err != nil {
 			if outOfTime(fetchCtx, err) {
 				res.MoreToDo = true
-				return nil
+				break
 			}
 			return &Error{Class: classifyAPI(err), Err: err}
 		}
 		if done > len(page.Data) {
 			return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the scan page has %d activities but %d of it were already forwarded: the API answered the same query differently", len(page.Data), done)}
 		}
+		if page.HasNext && len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
+			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
+		}
+		if page.HasNext && inBudget() {
+			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
+		}
 		for i := done; i < len(page.Data); i++ {
-			row, info, err := r.deps.Rows.AppendActivityRow(rowBuf[:0], page.Data[i])
+			row, info, err := r.appendRow(rowBuf[:0], page.Data[i], page.Compact)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
 			}
@@ -97,21 +117,27 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 				return err
 			}
 		}
+		page.Release() // the rows are copied into batches
+		if !page.HasNext {
+			if err := send.flush(); err != nil {
+				return err
+			}
+			break
+		}
+		// The page is consumed: its rows are in batches, uploaded in order.
+		filters, done = page.NextQueryFilters, 0
+	}
+	if res.MoreToDo {
+		// Stopped between pages: once the rows read are all accepted, the
+		// continuation is the page not yet read.
 		if err := send.flush(); err != nil {
 			return err
 		}
-		if !page.HasNext {
-			break
-		}
-		if len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
-			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
-		}
-		// The page is forwarded: the continuation moves to the next request.
-		filters, done = page.NextQueryFilters, 0
-		state.Scan = &checkpoint.Scan{Filters: filters, WindowEndMs: sc.WindowEndMs}
+		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs}
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position: %w", err)}
 		}
+		return nil
 	}
 	// The window is forwarded: the cursor moves past it.
 	state = checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: sc.WindowEndMs + 1}, ScannedToMs: max(sc.WindowEndMs, state.ScannedToMs)}

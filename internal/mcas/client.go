@@ -53,7 +53,9 @@ type Options struct {
 	MaxBackoff     time.Duration // default 60s
 }
 
-// Client calls the Activities API. It is safe for concurrent use.
+// Client calls the Activities API. It is safe for concurrent use. It keeps
+// the buffers of up to two released pages for later calls, as large as the
+// pages were, for its whole life: make one per run.
 type Client struct {
 	url    string
 	tokens TokenSource
@@ -72,13 +74,12 @@ type Client struct {
 	bufs  [][]byte
 }
 
-// Buffers kept between calls: two, for a page being consumed while the
-// next is read; only list-sized ones (100 activities of up to ~80 KB), so a
-// 5,000-activity scan page's is left to the garbage collector.
-const (
-	maxKeptBuffers = 2
-	maxKeptBuffer  = 8 << 20
-)
+// Buffers kept between calls: two, for a page being consumed while the next
+// is read. Any size: the pipeline makes a client per run, so they go with
+// the run, and a 5,000-activity scan page (~20 MB) that is not read into a
+// kept buffer is read into one grown step by step, which at that size
+// costs more CPU and memory than the page itself.
+const maxKeptBuffers = 2
 
 // takeBuffer returns a kept read buffer, or nil.
 func (c *Client) takeBuffer() []byte {
@@ -96,7 +97,7 @@ func (c *Client) takeBuffer() []byte {
 // keepBuffer hands b back for a later call; a buffer handed back twice is
 // kept once, so two calls never read into it at once.
 func (c *Client) keepBuffer(b []byte) {
-	if cap(b) == 0 || cap(b) > maxKeptBuffer {
+	if cap(b) == 0 {
 		return
 	}
 	b = b[:0:cap(b)]
@@ -354,7 +355,8 @@ func readBody(dst []byte, r io.Reader, contentLength int64, limit int) ([]byte, 
 	dst = slices.Grow(dst, int(min(max(contentLength, 0), int64(limit)))+1)
 	for len(dst) <= limit {
 		if len(dst) == cap(dst) {
-			dst = slices.Grow(dst, 512)
+			// Doubling: a body of unknown length is copied about once in all.
+			dst = slices.Grow(dst, max(512, cap(dst)))
 		}
 		n, err := r.Read(dst[len(dst):min(cap(dst), limit+1)])
 		dst = dst[:len(dst)+n]

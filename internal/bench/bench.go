@@ -97,6 +97,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Scan = append(rep.Scan, set)
 		}
 	}
+	if len(cfg.CostSizes) > 0 {
+		for i := range cfg.StartupReps {
+			c, err := r.cost(ctx, 1, i)
+			if err != nil {
+				return nil, fmt.Errorf("start-up run %d: %w", i+1, err)
+			}
+			rep.Startup = append(rep.Startup, c)
+		}
+	}
 	for _, n := range cfg.CostSizes {
 		size := CostSize{Backlog: n}
 		for i := range cfg.CostReps(n) {

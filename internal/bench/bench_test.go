@@ -95,6 +95,15 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 
+	if len(rep.Startup) != cfg.StartupReps {
+		t.Fatalf("%d start-up runs, want %d", len(rep.Startup), cfg.StartupReps)
+	}
+	for i, c := range rep.Startup {
+		if !c.Delivery.ExactlyOnce() || c.Delivery.Expected != 1 || c.Handler.Usage.CPU <= 0 || c.Baseline.CPU <= 0 {
+			t.Errorf("start-up run %d: delivered %s, handler %s, baseline %s; want the one activity once and both measured", i+1, c.Delivery, c.Handler.Usage.CPU, c.Baseline.CPU)
+		}
+	}
+
 	if len(rep.Ready) != cfg.ReadyStarts {
 		t.Errorf("%d readiness starts measured, want %d", len(rep.Ready), cfg.ReadyStarts)
 	}

@@ -57,6 +57,13 @@ type Config struct {
 	// where the tenant has no rate limit: these runs do not measure pacing.
 	CostRPM int
 
+	// StartupReps is how many times a cost run on a backlog of one activity
+	// is repeated: what a process costs to start, take its token, lease and
+	// TLS sessions and forward anything at all, once per process (the
+	// Functions host keeps the handler running between invocations); the
+	// cost table then also shows each size with that apart. 0 skips it.
+	StartupReps int
+
 	// ReadyStarts is how many starts the readiness median is taken over; 0 skips it.
 	ReadyStarts int
 
@@ -92,6 +99,7 @@ func Default() Config {
 		ScanCalls:   40,
 		CostSizes:   []int{10_000, 100_000, 1_000_000},
 		CostRPM:     config.MaxRequestsPerMinute,
+		StartupReps: 9,
 		ReadyStarts: 10,
 		Seed:        20260501,
 	}
@@ -109,6 +117,7 @@ func Quick() Config {
 	c.ScanRPM = 120
 	c.ScanCalls = 15
 	c.CostSizes = []int{2_000}
+	c.StartupReps = 1
 	c.ReadyStarts = 3
 	return c
 }

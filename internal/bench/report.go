@@ -30,10 +30,12 @@ type Report struct {
 	LoadBefore string // /proc/loadavg when the run began
 	LoadAfter  string // and when it ended
 
-	Pace  []PaceRep
-	Scan  []ScanSet // list mode first, then each scan page size
-	Cost  []CostSize
-	Ready []time.Duration
+	Pace []PaceRep
+	Scan []ScanSet // list mode first, then each scan page size
+	Cost []CostSize
+	// Startup is the cost runs on a backlog of one activity.
+	Startup []CostRep
+	Ready   []time.Duration
 }
 
 // ScanSet is the scan comparison's runs at one page size (or list mode).
@@ -128,7 +130,29 @@ func (r *Report) Failures() []string {
 			}
 		}
 	}
+	for i, c := range r.Startup {
+		if !c.Delivery.ExactlyOnce() {
+			out = append(out, fmt.Sprintf("start-up run %d: %s", i+1, c.Delivery))
+		}
+	}
 	return out
+}
+
+// startup returns the median CPU of the handler and of the baseline on a
+// backlog of one activity; ok is false when there were no such runs.
+func (r *Report) startup() (handler, baseline time.Duration, ok bool) {
+	if len(r.Startup) == 0 {
+		return 0, 0, false
+	}
+	h := median(collect(r.Startup, func(c CostRep) float64 { return float64(c.Handler.Usage.CPU) }))
+	b := median(collect(r.Startup, func(c CostRep) float64 { return float64(c.Baseline.CPU) }))
+	return time.Duration(h), time.Duration(b), true
+}
+
+// marginalRatio is c's handler ÷ baseline CPU with each program's start-up
+// (the medians sh and sb) taken off: what each further activity costs.
+func (c CostRep) marginalRatio(sh, sb time.Duration) float64 {
+	return (c.Handler.Usage.CPU - sh).Seconds() / (c.Baseline.CPU - sb).Seconds()
 }
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -203,6 +227,16 @@ func (r *Report) Summary() table {
 			rss = append(rss, fmt.Sprintf("%.1f MB at %s", mb(int64(peak)), count(s.Backlog)))
 		}
 		t.rows = append(t.rows, []string{fmt.Sprintf("handler CPU ≤ %.2f × baseline", TargetCPURatio), strings.Join(ratios, ", "), yesNo(cpuOK)})
+		if sh, sb, ok := r.startup(); ok {
+			var marginal []string
+			mOK := true
+			for _, s := range r.Cost {
+				ratio := median(collect(s.Reps, func(c CostRep) float64 { return c.marginalRatio(sh, sb) }))
+				mOK = mOK && ratio <= TargetCPURatio
+				marginal = append(marginal, fmt.Sprintf("%.2f× at %s", ratio, count(s.Backlog)))
+			}
+			t.rows = append(t.rows, []string{fmt.Sprintf("the same, each program's start-up apart (%.0f and %.0f ms)", ms(sh), ms(sb)), strings.Join(marginal, ", "), yesNo(mOK)})
+		}
 		t.rows = append(t.rows, []string{fmt.Sprintf("handler peak RSS ≤ %.0f MB", float64(TargetPeakRSS)/1e6), strings.Join(rss, ", "), yesNo(rssOK)})
 		if len(peaks) > 1 {
 			growth := (slices.Max(peaks) - slices.Min(peaks)) / slices.Min(peaks)
@@ -300,18 +334,24 @@ func (r *Report) ScanTable() table {
 
 // CostTable is the cost runs' medians per size, with their ranges.
 func (r *Report) CostTable() table {
-	t := table{title: "CPU and memory per 100,000 activities", head: []string{"backlog", "handler CPU-s/100k", "baseline CPU-s/100k", "handler ÷ baseline", "handler peak RSS MB", "baseline peak RSS MB", "bench process peak RSS MB", "handler drain s", "exactly once"}}
+	t := table{title: "CPU and memory per 100,000 activities", head: []string{"backlog", "handler CPU-s/100k", "baseline CPU-s/100k", "handler ÷ baseline", "÷, start-up apart", "handler peak RSS MB", "baseline peak RSS MB", "bench process peak RSS MB", "handler drain s", "exactly once"}}
+	sh, sb, withStartup := r.startup()
 	for _, s := range r.Cost {
 		n := s.Backlog
 		once := true
 		for _, c := range s.Reps {
 			once = once && c.Delivery.ExactlyOnce()
 		}
+		marginal := "–"
+		if withStartup {
+			marginal = spread(collect(s.Reps, func(c CostRep) float64 { return c.marginalRatio(sh, sb) }), "%.2f")
+		}
 		t.rows = append(t.rows, []string{
 			count(n),
 			spread(collect(s.Reps, func(c CostRep) float64 { return per100k(c.Handler.Usage.CPU, n).Seconds() }), "%.2f"),
 			spread(collect(s.Reps, func(c CostRep) float64 { return per100k(c.Baseline.CPU, n).Seconds() }), "%.2f"),
 			spread(collect(s.Reps, CostRep.cpuRatio), "%.2f"),
+			marginal,
 			spread(collect(s.Reps, func(c CostRep) float64 { return mb(c.Handler.Usage.MaxRSS) }), "%.1f"),
 			spread(collect(s.Reps, func(c CostRep) float64 { return mb(c.Baseline.MaxRSS) }), "%.1f"),
 			spread(collect(s.Reps, func(c CostRep) float64 { return mb(c.BenchPeakRSS) }), "%.0f"),
@@ -319,6 +359,26 @@ func (r *Report) CostTable() table {
 			yesNo(once),
 		})
 	}
+	return t
+}
+
+// StartupTable is the cost runs on one activity: the once-per-process CPU.
+func (r *Report) StartupTable() table {
+	t := table{title: "Start-up: a run that forwards one activity", head: []string{"runs", "handler CPU ms", "baseline CPU ms", "handler peak RSS MB", "exactly once"}}
+	if len(r.Startup) == 0 {
+		return t
+	}
+	once := true
+	for _, c := range r.Startup {
+		once = once && c.Delivery.ExactlyOnce()
+	}
+	t.rows = append(t.rows, []string{
+		fmt.Sprint(len(r.Startup)),
+		spread(collect(r.Startup, func(c CostRep) float64 { return ms(c.Handler.Usage.CPU) }), "%.0f"),
+		spread(collect(r.Startup, func(c CostRep) float64 { return ms(c.Baseline.CPU) }), "%.0f"),
+		spread(collect(r.Startup, func(c CostRep) float64 { return mb(c.Handler.Usage.MaxRSS) }), "%.1f"),
+		yesNo(once),
+	})
 	return t
 }
 
@@ -336,7 +396,7 @@ func (r *Report) ReadyTable() table {
 func (r *Report) tables() []table {
 	var ts []table
 	ts = append(ts, r.Summary())
-	for _, t := range []table{r.PaceTable(), r.ScanTable(), r.CostTable(), r.ReadyTable()} {
+	for _, t := range []table{r.PaceTable(), r.ScanTable(), r.CostTable(), r.StartupTable(), r.ReadyTable()} {
 		if len(t.rows) > 0 {
 			ts = append(ts, t)
 		}

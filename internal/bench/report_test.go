@@ -125,3 +125,44 @@ func TestScanTable(t *testing.T) {
 		}
 	}
 }
+
+// TestStartupApart: a size whose raw ratio misses the target because of each
+// process's start-up is shown, in its own row and column, with the start-up
+// medians taken off both programs, and judged on that too.
+func TestStartupApart(t *testing.T) {
+	cost := func(cpu, base time.Duration) CostRep {
+		return CostRep{Handler: drained{Usage: usage{CPU: cpu, MaxRSS: 20e6}}, Baseline: usage{CPU: base}, Delivery: Delivery{Expected: 1, Rows: 1}}
+	}
+	rep := Report{
+		Cost: []CostSize{
+			{Backlog: 10_000, Reps: []CostRep{cost(1300*time.Millisecond, 1000*time.Millisecond)}},
+			{Backlog: 100_000, Reps: []CostRep{cost(13*time.Second, 10*time.Second)}},
+		},
+		Startup: []CostRep{cost(140*time.Millisecond, 40*time.Millisecond), cost(150*time.Millisecond, 30*time.Millisecond), cost(400*time.Millisecond, 20*time.Millisecond)},
+	}
+	rows := map[string][]string{}
+	for _, row := range rep.Summary().rows {
+		rows[strings.SplitN(row[0], " (", 2)[0]] = row
+	}
+	raw, apart := rows["handler CPU ≤ 1.25 × baseline"], rows["the same, each program's start-up apart"]
+	if raw == nil || apart == nil {
+		t.Fatalf("summary rows: %v", rep.Summary().rows)
+	}
+	// Medians: 150 ms and 30 ms. 10k: (1300-150)/(1000-30) = 1.19; 100k: (13000-150)/(10000-30) = 1.29.
+	if want := "1.30× at 10k, 1.30× at 100k"; raw[1] != want || raw[2] != "**no**" {
+		t.Errorf("raw row %q, %q; want %q, **no**", raw[1], raw[2], want)
+	}
+	if want := "1.19× at 10k, 1.29× at 100k"; apart[1] != want || apart[2] != "**no**" {
+		t.Errorf("start-up apart row %q, %q; want %q, **no**", apart[1], apart[2], want)
+	}
+	if !strings.Contains(apart[0], "150 and 30 ms") {
+		t.Errorf("start-up apart row names %q, want the medians 150 and 30 ms", apart[0])
+	}
+	ct := rep.CostTable()
+	if got := ct.rows[0][4]; got != "1.19" {
+		t.Errorf("cost table, 10k, start-up apart = %q, want 1.19", got)
+	}
+	if st := rep.StartupTable(); len(st.rows) != 1 || st.rows[0][1] != "150 (140–400)" || st.rows[0][2] != "30 (20–40)" {
+		t.Errorf("start-up table rows %v", st.rows)
+	}
+}

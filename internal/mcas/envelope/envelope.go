@@ -63,7 +63,6 @@ func Decode(body []byte) (Page, error) {
 	}
 	var (
 		page    Page
-		data    []byte
 		hasData bool
 	)
 	i = skipSpace(body, i+1)
@@ -76,26 +75,33 @@ func Decode(body []byte) (Page, error) {
 			key = []byte(s)
 		}
 		start := skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
-		end, _ := valueEnd(body, start)
-		val := body[start:end]
-		switch string(key) {
-		case "data":
-			data, hasData = val, val[0] == '['
-		case "hasNext":
-			switch val[0] {
-			case 't':
-				page.HasNext = true
-			case 'f', 'n':
-				page.HasNext = false
-			default:
-				return Page{}, &Error{Reason: fmt.Sprintf(`"hasNext" is a JSON %s, not a boolean`, kind(val[0]))}
-			}
-		case "total":
-			page.Total = val
-		case "nextQueryFilters":
-			page.NextQueryFilters = nil
-			if val[0] != 'n' {
-				page.NextQueryFilters = bytes.Clone(val)
+		var end int
+		if string(key) == "data" && body[start] == '[' {
+			// The activities are found on the way to the array's end.
+			page.Data, page.Compact, end = elements(body, start)
+			hasData = true
+		} else {
+			end, _ = valueEnd(body, start)
+			val := body[start:end]
+			switch string(key) {
+			case "data":
+				page.Data, hasData = nil, false
+			case "hasNext":
+				switch val[0] {
+				case 't':
+					page.HasNext = true
+				case 'f', 'n':
+					page.HasNext = false
+				default:
+					return Page{}, &Error{Reason: fmt.Sprintf(`"hasNext" is a JSON %s, not a boolean`, kind(val[0]))}
+				}
+			case "total":
+				page.Total = val
+			case "nextQueryFilters":
+				page.NextQueryFilters = nil
+				if val[0] != 'n' {
+					page.NextQueryFilters = bytes.Clone(val)
+				}
 			}
 		}
 		i = skipSpace(body, end)
@@ -106,28 +112,27 @@ func Decode(body []byte) (Page, error) {
 	if !hasData {
 		return Page{}, &Error{Reason: `the body has no "data" array`}
 	}
-	page.Data, page.Compact = elements(data)
 	return page, nil
 }
 
-// elements cuts the values out of the valid JSON array arr, and reports
-// whether all of them are compact.
-func elements(arr []byte) ([]json.RawMessage, bool) {
+// elements cuts the values out of the valid JSON array at b[start], and
+// returns them, whether all of them are compact, and the array's end.
+func elements(b []byte, start int) ([]json.RawMessage, bool, int) {
 	// A first guess at the count saves the slice's regrowth: activities
 	// are rarely under 1 KB.
-	out := make([]json.RawMessage, 0, min(len(arr)/1024+1, 5000))
+	out := make([]json.RawMessage, 0, min((len(b)-start)/1024+1, 5000))
 	compact := true
-	i := skipSpace(arr, 1)
-	for arr[i] != ']' {
-		end, spaced := valueEnd(arr, i)
+	i := skipSpace(b, start+1)
+	for b[i] != ']' {
+		end, spaced := valueEnd(b, i)
 		compact = compact && !spaced
-		out = append(out, arr[i:end:end])
-		i = skipSpace(arr, end)
-		if arr[i] == ',' {
-			i = skipSpace(arr, i+1)
+		out = append(out, b[i:end:end])
+		i = skipSpace(b, end)
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
 	}
-	return out, compact
+	return out, compact, i + 1
 }
 
 func skipSpace(b []byte, i int) int {

@@ -21,6 +21,7 @@ import (
 	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/localstack"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/modroot"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/ingestion"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
 )
@@ -320,6 +321,18 @@ func (w *world) delivered() map[string]int {
 		got[row.ActivityId]++
 	}
 	return got
+}
+
+// activityUploads is the uploads of activity rows Sentinel accepted so far
+// (split parts counted apart), health rows left out.
+func (w *world) activityUploads() []ingestion.Upload {
+	var ups []ingestion.Upload
+	for _, up := range w.stack.Ingestion.Uploads() {
+		if up.Stream == schema.Activity().Stream {
+			ups = append(ups, up)
+		}
+	}
+	return ups
 }
 
 // checkExactlyOnce asserts every activity in want reached Sentinel exactly

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/fault"
-	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/ingestion"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
 )
@@ -395,22 +394,14 @@ func testKilledMidRun(t *testing.T, scan bool) {
 	rpm, n := 300, 5000
 	if scan {
 		// 5,000 a call: a slower pace and more activities keep runs long enough to kill.
-		rpm, n = 30, 40000
+		rpm, n = 30, 20000
 	}
 	w := newWorld(t, mcasapi.Options{Seed: 9, RequestsPerMinute: rpm, RetryAfter: true},
 		map[string]string{"MCAS_REQUESTS_PER_MINUTE": fmt.Sprint(rpm), "MCAS_SCAN_MODE": fmt.Sprint(scan)})
 	sim, now := w.stack.Sim, time.Now()
 	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), n)
 	stream := schema.Activity().Stream
-	activityUploads := func() []ingestion.Upload {
-		var ups []ingestion.Upload
-		for _, up := range w.stack.Ingestion.Uploads() {
-			if up.Stream == stream {
-				ups = append(ups, up)
-			}
-		}
-		return ups
-	}
+	activityUploads := w.activityUploads
 	allowDup := map[string]bool{}
 	for kill := range 3 {
 		p := w.start()

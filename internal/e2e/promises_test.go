@@ -342,30 +342,50 @@ func TestConcurrentInvocations(t *testing.T) {
 func TestRunBudget(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		settings map[string]string
-		n        int
+		name        string
+		settings    map[string]string
+		n           int
+		uploadDelay time.Duration // each upload's, in the first run
 	}{
-		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000},
-		// Calls 20 s apart and a 30 s budget: the first run reads two scan
-		// pages, the second asked for while the first is forwarded, and
-		// stops between pages when the third's slot falls after the budget.
-		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "3", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 15000},
+		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000, 0},
+		// Calls 20 s apart, uploads of 0.8 s and a 30 s budget: the first
+		// run forwards the first scan page's 25 or so batches, asks for the
+		// second page at 20 s and is part way through it when the budget
+		// runs out; it stops there, and the next run asks for that page
+		// again and skips the rows already forwarded.
+		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "3", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 15000, 800 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, mcasapi.Options{Seed: 8}, tc.settings)
 			sim, now := w.stack.Sim, time.Now()
 			sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), tc.n)
+			if tc.uploadDelay > 0 {
+				w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: tc.uploadDelay})
+			}
 			p := w.start()
+			budget, _ := time.ParseDuration(tc.settings["MCAS_RUN_BUDGET"])
+			// How many uploads had landed when the budget ran out: past it,
+			// a run only finishes the upload in flight, the batch it had
+			// just handed on, and the rows it had batched (a scan page of
+			// 5,000 is 25 batches: the rest waits for the next run).
+			// (A second late, so that the run, which starts a little after
+			// the invocation is posted, is surely out of time.)
+			atBudget := make(chan int, 1)
+			time.AfterFunc(budget+time.Second, func() { atBudget <- len(w.activityUploads()) })
 			first := p.invoke(context.Background())
 			if first.status != 200 || !first.moreToDo() {
 				t.Fatalf("first run: %d %q, want 200 with more to do", first.status, first.summary())
 			}
-			budget, _ := time.ParseDuration(tc.settings["MCAS_RUN_BUDGET"])
 			if first.took > budget+6*time.Second {
 				t.Errorf("first run took %s, budget %s", first.took, budget)
 			}
+			after := len(w.activityUploads()) - <-atBudget
+			t.Logf("first run: %s, %d uploads landed over a second after its budget ran out", first.took, after)
+			if after > 3 {
+				t.Errorf("%d uploads landed over a second after the budget ran out: more than the one in flight and the batches in hand", after)
+			}
+			w.stack.Ingestion.Faults.SetRandom(0, 0)
 			got := len(w.delivered())
 			if got == 0 || got >= tc.n {
 				t.Fatalf("first run forwarded %d of %d", got, tc.n)

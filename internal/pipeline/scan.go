@@ -74,12 +74,12 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 	defer func() { next.abandon() }()
 
 	filters, done := sc.Filters, sc.Done
-	for {
+	for !res.MoreToDo {
+		if !inBudget() {
+			res.MoreToDo = true // a page read ahead is left for the next run
+			break
+		}
 		if next == nil {
-			if !inBudget() {
-				res.MoreToDo = true
-				break
-			}
 			next = fetchAhead(fetchCtx, filters, scan)
 		}
 		page, err := next.wait()
@@ -101,6 +101,14 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
 		}
 		for i := done; i < len(page.Data); i++ {
+			// A page holds up to 25 batches: out of time part way, the run
+			// stops at this row rather than forward the rest past its
+			// budget, and the next run asks for the page again and skips
+			// the rows before it.
+			if !inBudget() {
+				res.MoreToDo, done = true, i
+				break
+			}
 			row, info, err := r.appendRow(rowBuf[:0], page.Data[i], page.Compact)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
@@ -118,6 +126,9 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 			}
 		}
 		page.Release() // the rows are copied into batches
+		if res.MoreToDo {
+			break
+		}
 		if !page.HasNext {
 			if err := send.flush(); err != nil {
 				return err
@@ -128,8 +139,8 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		filters, done = page.NextQueryFilters, 0
 	}
 	if res.MoreToDo {
-		// Stopped between pages: once the rows read are all accepted, the
-		// continuation is the page not yet read.
+		// Stopped between pages or within one: once the rows added are all
+		// accepted, the continuation is the next row not added.
 		if err := send.flush(); err != nil {
 			return err
 		}

@@ -416,7 +416,7 @@ func testKilledMidRun(t *testing.T, scan bool) {
 	rpm, n := 300, 5000
 	if scan {
 		// 5,000 a call: a slower pace and more activities keep runs long enough to kill.
-		rpm, n = 30, 20000
+		rpm, n = 30, 10000
 	}
 	w := newWorld(t, mcasapi.Options{Seed: 9, RequestsPerMinute: rpm, RetryAfter: true},
 		map[string]string{"MCAS_REQUESTS_PER_MINUTE": fmt.Sprint(rpm), "MCAS_SCAN_MODE": fmt.Sprint(scan)})

@@ -452,9 +452,11 @@ func testKilledMidRun(t *testing.T, scan bool) {
 		cancel()
 		// An upload whose body was sent before the kill may still be
 		// recorded after it: wait until the service has none in hand.
-		for n := -1; n != len(activityUploads()) || w.stack.Ingestion.InFlight() > 0; {
-			n = len(activityUploads())
-			time.Sleep(200 * time.Millisecond)
+		settle, cancelSettle := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.stack.Ingestion.Settle(settle, 200*time.Millisecond)
+		cancelSettle()
+		if err != nil {
+			t.Fatalf("kill %d: the Logs Ingestion stand-in still busy after 30 s: %v", kill+1, err)
 		}
 		// The last upload the dead process had accepted may come again.
 		ups, rows := activityUploads(), w.stack.Ingestion.Rows(stream)

@@ -269,13 +269,9 @@ func (w *watch) kill(afterUpload bool) {
 	// An upload whose body had fully arrived is still stored after the
 	// client is gone: wait until the service has none in hand (the host
 	// restarts the handler after 1 s, so this rarely waits for a new one).
-	for n, deadline := -1, time.Now().Add(10*time.Second); time.Now().Before(deadline); {
-		n = w.uploads()
-		time.Sleep(100 * time.Millisecond)
-		if w.stack.Ingestion.InFlight() == 0 && n == w.uploads() {
-			break
-		}
-	}
+	settle, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = w.stack.Ingestion.Settle(settle, 100*time.Millisecond) // still busy: count what there is
+	cancel()
 	k.To = w.uploads()
 	w.mu.Lock()
 	w.kills = append(w.kills, k)

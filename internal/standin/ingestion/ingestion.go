@@ -21,6 +21,7 @@ package ingestion
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,6 +115,8 @@ type Server struct {
 	mu       sync.Mutex
 	requests int
 	inFlight int
+	// lastBusy is when a request last began or ended (see Settle).
+	lastBusy time.Time
 	uploads  []Upload
 	rows     map[string][]json.RawMessage
 }
@@ -188,12 +191,28 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// InFlight returns the number of requests being handled: after a client
-// dies, an upload whose body it had sent may still be recorded until this is 0.
-func (s *Server) InFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inFlight
+// Settle returns once no request has been in hand for quiet. After a client
+// is killed, an upload whose body it had sent is still recorded when its
+// handler finishes, and one still in the socket's buffer begins moments
+// later: a caller that counts what arrived before the kill waits for both.
+// It returns ctx's error if the server is not quiet before ctx ends.
+func (s *Server) Settle(ctx context.Context, quiet time.Duration) error {
+	for {
+		s.mu.Lock()
+		wait := quiet
+		if s.inFlight == 0 {
+			wait -= time.Since(s.lastBusy)
+		}
+		s.mu.Unlock()
+		if wait <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // ServeHTTP handles an upload.
@@ -201,10 +220,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	s.inFlight++
+	s.lastBusy = time.Now()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.inFlight--
+		s.lastBusy = time.Now()
 		s.mu.Unlock()
 	}()
 	f := s.Faults.Next()

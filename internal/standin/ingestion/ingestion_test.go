@@ -521,9 +521,9 @@ func TestKeep(t *testing.T) {
 	}
 }
 
-// InFlight counts an upload from its headers until its answer: a test that
-// killed a client waits for 0 before reading what was recorded.
-func TestInFlight(t *testing.T) {
+// TestSettle: Settle waits while an upload's body is still arriving, and
+// returns only once the server has been quiet for the time asked.
+func TestSettle(t *testing.T) {
 	in, err := ingestion.New(ingestion.Options{RuleID: ruleID})
 	if err != nil {
 		t.Fatal(err)
@@ -542,8 +542,10 @@ func TestInFlight(t *testing.T) {
 	if _, err := send.Write([]byte(`[{"TimeGenerated":"2026-05-01T00:00:00Z",`)); err != nil {
 		t.Fatal(err)
 	}
-	if n := in.InFlight(); n != 1 {
-		t.Errorf("InFlight with a body half sent = %d, want 1", n)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := in.Settle(ctx, 10*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Settle with a body half sent = %v, want the context's deadline", err)
 	}
 	if len(in.Uploads()) != 0 {
 		t.Errorf("an upload was recorded before its body arrived")
@@ -554,7 +556,14 @@ func TestInFlight(t *testing.T) {
 	if rec.Code != http.StatusNoContent {
 		t.Fatalf("upload answered %d: %s", rec.Code, rec.Body)
 	}
-	if n, ups := in.InFlight(), len(in.Uploads()); n != 0 || ups != 1 {
-		t.Errorf("after the answer: InFlight = %d, uploads = %d; want 0 and 1", n, ups)
+	start := time.Now()
+	if err := in.Settle(t.Context(), 200*time.Millisecond); err != nil {
+		t.Fatalf("Settle after the answer: %v", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("Settle returned %s after the last request ended, want at least the quiet time asked", d)
+	}
+	if ups := len(in.Uploads()); ups != 1 {
+		t.Errorf("after Settle: %d uploads, want 1", ups)
 	}
 }

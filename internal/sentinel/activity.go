@@ -414,7 +414,6 @@ func (b *ActivityRowBuilder) AppendCompactActivityRow(dst, rec []byte) ([]byte, 
 
 // appendRow builds the row of the compacted record rec.
 func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch) ([]byte, RowInfo, error) {
-	var err error
 	if rec[0] != '{' {
 		return dst, RowInfo{}, &RowError{Err: fmt.Errorf("want a JSON object, got %s", jsonKind(rec))}
 	}
@@ -423,7 +422,7 @@ func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch) ([]byte, Ro
 	}
 	f := &sc.fields
 	*f = activityFields{}
-	if err = f.decode(rec); err != nil {
+	if err := f.decode(rec); err != nil {
 		return dst, RowInfo{}, &RowError{Err: err}
 	}
 	info, err := f.rowInfo(b.limit)

@@ -1,8 +1,10 @@
 package checkpoint_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -26,6 +28,19 @@ type loseAnswer struct {
 }
 
 func (l *loseAnswer) Do(req *http.Request) (*http.Response, error) {
+	// net/http may still be reading a request's body after RoundTrip
+	// returns; the retry that follows the injected error rewinds the SDK's
+	// body, so the transport gets a copy of its own (a data race under
+	// -race otherwise).
+	if req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err == nil && req.Method == l.method && l.armed.CompareAndSwap(true, false) {
 		_ = resp.Body.Close()

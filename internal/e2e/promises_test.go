@@ -341,51 +341,50 @@ func TestConcurrentInvocations(t *testing.T) {
 // says there is more to do, and the next run resumes where it stopped.
 func TestRunBudget(t *testing.T) {
 	t.Parallel()
+	// Uploads of 1.5 s keep one in flight nearly all the time, so that the
+	// budget runs out with one in flight, another batch full behind it and
+	// more rows in hand: past the budget, only the one in flight may finish.
+	const uploadDelay = 1500 * time.Millisecond
 	for _, tc := range []struct {
-		name        string
-		settings    map[string]string
-		n           int
-		uploadDelay time.Duration // each upload's, in the first run
+		name     string
+		settings map[string]string
+		n        int
 	}{
-		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000, 0},
-		// Calls 10 s apart, uploads of at least 0.5 s and a 30 s budget: the
-		// three scan pages' 75 or so batches take longer than the budget,
-		// which runs out part way through a page, the next one read ahead;
-		// the run stops there, and the next asks for that page again and
-		// skips the rows already forwarded.
-		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "6", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 15000, 500 * time.Millisecond},
+		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000},
+		// Calls 10 s apart and a 30 s budget: the budget runs out part way
+		// through the first scan page of 5,000 (25 batches), the next one
+		// read ahead; the run stops there, and the next asks for that page
+		// again and skips the rows already forwarded.
+		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "6", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 15000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, mcasapi.Options{Seed: 8}, tc.settings)
 			sim, now := w.stack.Sim, time.Now()
 			sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), tc.n)
-			if tc.uploadDelay > 0 {
-				w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: tc.uploadDelay})
-			}
+			w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: uploadDelay})
 			p := w.start()
 			budget, _ := time.ParseDuration(tc.settings["MCAS_RUN_BUDGET"])
-			// How many uploads had landed when the budget ran out: past it,
-			// a run only finishes the upload in flight, the batch it had
-			// just handed on, and the rows it had batched (a scan page of
-			// 5,000 is 25 batches: the rest waits for the next run).
-			// (A second late, so that the run, which starts a little after
-			// the invocation is posted, is surely out of time.)
-			atBudget := make(chan int, 1)
-			time.AfterFunc(budget+time.Second, func() { atBudget <- len(w.activityUploads()) })
+			posted := time.Now()
 			first := p.invoke(context.Background())
 			if first.status != 200 || !first.moreToDo() {
 				t.Fatalf("first run: %d %q, want 200 with more to do", first.status, first.summary())
 			}
-			// Past the budget: the upload in flight, the batch handed on, the
-			// rows in hand and the health row, each slowed as configured.
-			if first.took > budget+6*time.Second+4*tc.uploadDelay {
-				t.Errorf("first run took %s, budget %s", first.took, budget)
+			// Past the budget: the upload in flight, then the health row.
+			if limit := budget + 2*uploadDelay + 4*time.Second; first.took > limit {
+				t.Errorf("first run took %s, want at most %s (budget %s)", first.took, limit, budget)
 			}
-			after := len(w.activityUploads()) - <-atBudget
-			t.Logf("first run: %s, %d uploads landed over a second after its budget ran out", first.took, after)
-			if after > 3 {
-				t.Errorf("%d uploads landed over a second after the budget ran out: more than the one in flight and the batches in hand", after)
+			// The run's budget starts a few ms after it is posted: an upload
+			// accepted more than 250 ms past posted+budget ran past it.
+			var late []time.Duration
+			for _, up := range w.activityUploads() {
+				if d := up.Accepted.Sub(posted.Add(budget)); d > 250*time.Millisecond {
+					late = append(late, d.Round(time.Millisecond))
+				}
+			}
+			t.Logf("first run: %s; uploads accepted past the budget, by how much: %v", first.took, late)
+			if len(late) > 1 {
+				t.Errorf("%d uploads were accepted past the budget (%v): a run out of budget finishes one at most", len(late), late)
 			}
 			w.stack.Ingestion.Faults.SetRandom(0, 0)
 			got := len(w.delivered())

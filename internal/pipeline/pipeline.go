@@ -209,7 +209,8 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 
 	cur := newCursor(state.Cursor)
-	send := newSender(uploadCtx, up, r.set.Stream, res, func(c checkpoint.Cursor) error {
+	deadline := start.Add(r.set.RunBudget)
+	send := newSender(uploadCtx, deadline, up, r.set.Stream, res, func(c checkpoint.Cursor) error {
 		state.Cursor = c
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return err
@@ -227,8 +228,8 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 	var rowBuf []byte
 
 	complete := cur.created > windowEnd // nothing can be read yet
-	for !complete {
-		if !time.Now().Before(start.Add(r.set.RunBudget)) {
+	for !complete && !res.MoreToDo {
+		if !time.Now().Before(deadline) {
 			res.MoreToDo = true
 			break
 		}
@@ -258,14 +259,21 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, cur.snapshot()); err != nil {
+			if err := send.add(info.ID, row, cur.snapshot()); errors.Is(err, errOutOfBudget) {
+				res.MoreToDo = true
+				break
+			} else if err != nil {
 				return err
 			}
 		}
 		page.Release() // the rows are copied into batches
-		complete = len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize)
+		complete = !res.MoreToDo && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize))
 	}
-	if err := send.flush(); err != nil {
+	// Out of budget, the rows batched but not sent are left for the next
+	// run, which reads them again from the last accepted row.
+	if err := send.flush(); errors.Is(err, errOutOfBudget) {
+		res.MoreToDo, complete = true, false
+	} else if err != nil {
 		return err
 	}
 	if complete {

@@ -52,7 +52,8 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		filters json.RawMessage
 		done    int
 	}
-	send := newSender(uploadCtx, up, r.set.Stream, res, func(p scanPos) error {
+	deadline := res.Start.Add(r.set.RunBudget)
+	send := newSender(uploadCtx, deadline, up, r.set.Stream, res, func(p scanPos) error {
 		state.Scan = &checkpoint.Scan{Filters: p.filters, Done: p.done, WindowEndMs: sc.WindowEndMs}
 		return lease.Save(uploadCtx, state, time.Now())
 	})
@@ -65,7 +66,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 	scan := func(ctx context.Context, filters json.RawMessage) (mcas.ScanPage, error) {
 		return src.Scan(ctx, filters, mcas.MaxScanLimit)
 	}
-	inBudget := func() bool { return time.Now().Before(res.Start.Add(r.set.RunBudget)) }
+	inBudget := func() bool { return time.Now().Before(deadline) }
 	// The next page's call, started as soon as this page names it: a scan
 	// page of 5,000 takes seconds to read and longer to upload, and the two
 	// overlap. Rows of consecutive pages share batches; a row's position
@@ -121,7 +122,10 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, scanPos{filters, i + 1}); err != nil {
+			if err := send.add(info.ID, row, scanPos{filters, i + 1}); errors.Is(err, errOutOfBudget) {
+				res.MoreToDo, done = true, i
+				break
+			} else if err != nil {
 				return err
 			}
 		}
@@ -130,7 +134,10 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 			break
 		}
 		if !page.HasNext {
-			if err := send.flush(); err != nil {
+			if err := send.flush(); errors.Is(err, errOutOfBudget) {
+				res.MoreToDo, done = true, len(page.Data)
+				break
+			} else if err != nil {
 				return err
 			}
 			break
@@ -139,9 +146,13 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		filters, done = page.NextQueryFilters, 0
 	}
 	if res.MoreToDo {
-		// Stopped between pages or within one: once the rows added are all
-		// accepted, the continuation is the next row not added.
-		if err := send.flush(); err != nil {
+		// Stopped between pages or within one. Rows batched but not sent
+		// are left for the next run: the continuation stays where the last
+		// accepted upload saved it. With none left, it is the next row not
+		// added (past any duplicates).
+		if err := send.flush(); errors.Is(err, errOutOfBudget) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
@@ -18,12 +19,20 @@ import (
 // A full batch is uploaded in the background while the caller goes on
 // reading the next page: at most one upload is in flight, saves happen in
 // upload order, and once an upload has failed no other one starts.
+//
+// Past the run's deadline a run finishes one upload at most (promise 4):
+// the one in flight, or, when none ran past the deadline, the batch in hand,
+// so that even a budget too short to fill a batch moves the checkpoint on.
+// Rows batched but not sent then are read again by the next run, from the
+// checkpoint the last accepted upload saved.
 type sender[P any] struct {
-	ctx    context.Context // never expires on its own: an upload is awaited to its answer
-	up     Uploader
-	stream string
-	res    *Result
-	save   func(P) error
+	ctx      context.Context // never expires on its own: an upload is awaited to its answer
+	deadline time.Time       // the run's budget
+	lastEnd  time.Time       // when the last upload ended
+	up       Uploader
+	stream   string
+	res      *Result
+	save     func(P) error
 
 	batch *sentinel.Batch
 	pos   []P
@@ -34,12 +43,22 @@ type sender[P any] struct {
 	inflight chan error
 }
 
-func newSender[P any](ctx context.Context, up Uploader, stream string, res *Result, save func(P) error) *sender[P] {
-	return &sender[P]{ctx: ctx, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
+func newSender[P any](ctx context.Context, deadline time.Time, up Uploader, stream string, res *Result, save func(P) error) *sender[P] {
+	return &sender[P]{ctx: ctx, deadline: deadline, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
 }
 
+// errOutOfBudget is add's and flush's answer when an upload already ran past
+// the run's deadline. The batch is left unsent; the caller stops, and the
+// next run resumes from the last accepted row.
+var errOutOfBudget = errors.New("the run's budget ran out before the batch was sent")
+
+// overBudget reports whether an upload already ran past the deadline, so no
+// other may start. Only call it after wait.
+func (s *sender[P]) overBudget() bool { return s.lastEnd.After(s.deadline) }
+
 // add appends a row; when the batch is full it is handed to the background
-// upload and the row starts the next one.
+// upload and the row starts the next one. When that cannot start (see
+// overBudget), it returns errOutOfBudget and the row is not added.
 func (s *sender[P]) add(id string, row []byte, p P) error {
 	ok, err := s.batch.Append(row)
 	if err == nil && !ok {
@@ -64,6 +83,9 @@ func (s *sender[P]) start() error {
 	if s.batch.Len() == 0 {
 		return nil
 	}
+	if s.overBudget() {
+		return errOutOfBudget
+	}
 	s.batch, s.spare = s.spare, s.batch
 	s.pos, s.sparePos = s.sparePos[:0], s.pos
 	done := make(chan error, 1)
@@ -83,10 +105,15 @@ func (s *sender[P]) wait() error {
 	return err
 }
 
-// flush uploads everything not yet uploaded and waits for it.
+// flush uploads everything not yet uploaded and waits for it. With rows
+// left when an upload already ran past the deadline, it returns
+// errOutOfBudget.
 func (s *sender[P]) flush() error {
 	if err := s.wait(); err != nil {
 		return err
+	}
+	if s.batch.Len() > 0 && s.overBudget() {
+		return errOutOfBudget
 	}
 	err := s.upload(s.batch, s.pos)
 	if err == nil {
@@ -103,6 +130,7 @@ func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
 		return nil
 	}
 	st, upErr := s.up.Upload(s.ctx, s.stream, b)
+	s.lastEnd = time.Now() // read only after wait: the channel orders it
 	if st.Rows > 0 {
 		s.res.Forwarded += st.Rows
 		s.res.Uploads += st.Requests

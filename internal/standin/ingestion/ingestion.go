@@ -97,10 +97,12 @@ type Options struct {
 type Upload struct {
 	Stream    string
 	Rows      int
-	Bytes     int      // the uncompressed JSON
-	WireBytes int      // the body as sent
-	Gzip      bool     // sent with Content-Encoding: gzip
-	Dropped   []string // undeclared columns removed, sorted
+	Bytes     int       // the uncompressed JSON
+	WireBytes int       // the body as sent
+	Gzip      bool      // sent with Content-Encoding: gzip
+	Dropped   []string  // undeclared columns removed, sorted
+	Received  time.Time // when the request arrived
+	Accepted  time.Time // when its rows were recorded, after any injected delay
 }
 
 // Server is the Logs Ingestion stand-in. It is an http.Handler, safe for
@@ -217,10 +219,11 @@ func (s *Server) Settle(ctx context.Context, quiet time.Duration) error {
 
 // ServeHTTP handles an upload.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	s.mu.Lock()
 	s.requests++
 	s.inFlight++
-	s.lastBusy = time.Now()
+	s.lastBusy = received
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -301,7 +304,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	up := Upload{Stream: streamName, Rows: len(rows), Bytes: len(body), WireBytes: len(wire), Gzip: gz, Dropped: dropped}
+	up := Upload{Stream: streamName, Rows: len(rows), Bytes: len(body), WireBytes: len(wire), Gzip: gz, Dropped: dropped, Received: received}
 	if err := s.record(st, up, rows); err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 		return
@@ -467,6 +470,7 @@ func (s *Server) record(st *stream, up Upload, rows []json.RawMessage) error {
 		}
 	}
 	s.rows[up.Stream] = append(s.rows[up.Stream], rows...)
+	up.Accepted = time.Now()
 	s.uploads = append(s.uploads, up)
 	return nil
 }

@@ -173,7 +173,10 @@ func TestUpload(t *testing.T) {
 			if !tt.gzip && got.WireBytes != len(body) || tt.gzip && got.WireBytes >= len(body) {
 				t.Errorf("WireBytes = %d for a %d-byte body", got.WireBytes, len(body))
 			}
-			got.WireBytes = 0
+			if got.Received.IsZero() || got.Accepted.Before(got.Received) {
+				t.Errorf("Received %s, Accepted %s: want both, in that order", got.Received, got.Accepted)
+			}
+			got.WireBytes, got.Received, got.Accepted = 0, time.Time{}, time.Time{}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Uploads()[0] (-want +got):\n%s", diff)
 			}
@@ -388,6 +391,14 @@ func TestFaults(t *testing.T) {
 		}
 		if d := time.Since(start); d < 200*time.Millisecond {
 			t.Errorf("took %s, want at least the injected delay", d)
+		}
+		// Received is the request's arrival, Accepted comes after the delay.
+		ups := e.in.Uploads()
+		if len(ups) != 1 {
+			t.Fatalf("Uploads() = %+v, want 1", ups)
+		}
+		if up := ups[0]; up.Received.Before(start) || up.Accepted.Sub(up.Received) < 200*time.Millisecond {
+			t.Errorf("Received %s, Accepted %s: want the arrival after %s and the delay between them", up.Received, up.Accepted, start)
 		}
 	})
 

@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
+)
+
+// countingUploader accepts every batch and remembers how many rows each had.
+type countingUploader struct {
+	mu   sync.Mutex
+	rows []int
+}
+
+func (u *countingUploader) Upload(_ context.Context, _ string, b *sentinel.Batch) (sentinel.UploadStats, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rows = append(u.rows, b.Len())
+	return sentinel.UploadStats{Rows: b.Len(), Requests: 1}, nil
+}
+
+// Promise 4: past its deadline a run finishes one upload at most, and the
+// checkpoint stays at the last row that upload carried.
+func TestSenderFinishesOneUploadPastTheDeadline(t *testing.T) {
+	// Rows of ~100 KB: ten fill a batch.
+	row := []byte(`{"x":"` + strings.Repeat("a", 100_000) + `"}`)
+	const perBatch = 10
+	tests := []struct {
+		name      string
+		deadline  time.Duration // from now
+		rows      int
+		wantRows  []int // rows of each upload
+		wantAdd   error // the first error add returned
+		wantFlush error
+		wantSaved int // the position saved last (rows accepted), -1 for none
+	}{
+		{"within the budget, everything", time.Hour, 25, []int{perBatch, perBatch, 5}, nil, nil, 25},
+		// Already out of budget: the first full batch may go (no upload ran
+		// past the deadline), the next one may not, nor may the rest.
+		{"out of budget with batches", -time.Second, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
+		// A budget too short to fill one batch still moves the checkpoint on.
+		{"out of budget with less than a batch", -time.Second, 5, []int{5}, nil, nil, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := &countingUploader{}
+			saved := -1
+			s := newSender(context.Background(), time.Now().Add(tt.deadline), up, "Custom-Test", &Result{}, func(p int) error {
+				saved = p
+				return nil
+			})
+			var addErr error
+			for i := range tt.rows {
+				if err := s.add(fmt.Sprint(i), row, i+1); err != nil {
+					addErr = err
+					break
+				}
+			}
+			flushErr := s.flush()
+			if err := s.wait(); err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(addErr, tt.wantAdd) || !errors.Is(flushErr, tt.wantFlush) {
+				t.Errorf("add: %v, flush: %v; want %v, %v", addErr, flushErr, tt.wantAdd, tt.wantFlush)
+			}
+			if diff := cmp.Diff(tt.wantRows, up.rows); diff != "" {
+				t.Errorf("uploads' rows (-want +got):\n%s", diff)
+			}
+			if saved != tt.wantSaved {
+				t.Errorf("checkpoint saved at row %d, want %d", saved, tt.wantSaved)
+			}
+		})
+	}
+}

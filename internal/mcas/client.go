@@ -227,11 +227,12 @@ func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	return c.decodePage(raw)
+	return c.ownedPage(raw)
 }
 
-// decodePage decodes raw into a page that owns it.
-func (c *Client) decodePage(raw []byte) (Page, error) {
+// ownedPage decodes raw into a page that owns it, or keeps raw for reuse
+// when it is not a page.
+func (c *Client) ownedPage(raw []byte) (Page, error) {
 	page, err := decodePage(raw)
 	if err != nil {
 		c.keepBuffer(raw)

@@ -58,7 +58,7 @@ func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (
 	if err != nil {
 		return ScanPage{}, err
 	}
-	page, err := c.decodePage(raw)
+	page, err := c.ownedPage(raw)
 	if err != nil {
 		return ScanPage{}, err
 	}

@@ -341,28 +341,29 @@ func TestConcurrentInvocations(t *testing.T) {
 // says there is more to do, and the next run resumes where it stopped.
 func TestRunBudget(t *testing.T) {
 	t.Parallel()
-	// Uploads of 1.5 s keep one in flight nearly all the time, so that the
+	// Slow uploads keep one in flight nearly all the time, so that the
 	// budget runs out with one in flight, another batch full behind it and
 	// more rows in hand: past the budget, only the one in flight may finish.
-	const uploadDelay = 1500 * time.Millisecond
 	for _, tc := range []struct {
-		name     string
-		settings map[string]string
-		n        int
+		name        string
+		settings    map[string]string
+		n           int
+		firstBelow  int // the first run forwards fewer than this
+		uploadDelay time.Duration
 	}{
-		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000},
+		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120", "MCAS_RUN_BUDGET": "30s"}, 7000, 7000, 1500 * time.Millisecond},
 		// Calls 10 s apart and a 30 s budget: the budget runs out part way
-		// through the first scan page of 5,000 (25 batches), the next one
-		// read ahead; the run stops there, and the next asks for that page
-		// again and skips the rows already forwarded.
-		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "6", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 15000},
+		// through the first scan page of 5,000 (about 20 batches of 2 s
+		// each), the next one read ahead; the run stops there, and the next
+		// asks for that page again and skips the rows already forwarded.
+		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "6", "MCAS_RUN_BUDGET": "30s", "MCAS_SCAN_MODE": "true"}, 7000, 5000, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, mcasapi.Options{Seed: 8}, tc.settings)
 			sim, now := w.stack.Sim, time.Now()
 			sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), tc.n)
-			w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: uploadDelay})
+			w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: tc.uploadDelay})
 			p := w.start()
 			budget, _ := time.ParseDuration(tc.settings["MCAS_RUN_BUDGET"])
 			posted := time.Now()
@@ -371,7 +372,7 @@ func TestRunBudget(t *testing.T) {
 				t.Fatalf("first run: %d %q, want 200 with more to do", first.status, first.summary())
 			}
 			// Past the budget: the upload in flight, then the health row.
-			if limit := budget + 2*uploadDelay + 4*time.Second; first.took > limit {
+			if limit := budget + 2*tc.uploadDelay + 4*time.Second; first.took > limit {
 				t.Errorf("first run took %s, want at most %s (budget %s)", first.took, limit, budget)
 			}
 			// The run's budget starts a few ms after it is posted: an upload
@@ -388,8 +389,8 @@ func TestRunBudget(t *testing.T) {
 			}
 			w.stack.Ingestion.Faults.SetRandom(0, 0)
 			got := len(w.delivered())
-			if got == 0 || got >= tc.n {
-				t.Fatalf("first run forwarded %d of %d", got, tc.n)
+			if got == 0 || got >= tc.firstBelow {
+				t.Fatalf("first run forwarded %d of %d, want fewer than %d", got, tc.n, tc.firstBelow)
 			}
 			p.drain(t, 10)
 			w.checkExactlyOnce(sim.Activities(), nil)

@@ -64,8 +64,10 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 		if err != nil {
 			return err
 		}
+		app.stopping = ctx.Done()
 		invoke = app.invoke
-		// Let a run in progress finish its upload and save on SIGTERM.
+		// On SIGTERM a run winds down (app.invoke) within an upload and a
+		// save; the grace only bounds an upload that hangs.
 		grace = cfg.RunBudget + 2*time.Minute
 		logger.Info("ready", "config", cfg, "procs", runtime.GOMAXPROCS(0))
 	}

@@ -33,6 +33,8 @@ type app struct {
 	runner *pipeline.Runner
 	health *pipeline.HealthReporter
 	tokens *apitoken.Source
+	// stopping closes when the worker begins shutting down (SIGTERM).
+	stopping <-chan struct{}
 }
 
 func wire(cfg *config.Config, logger *slog.Logger) (*app, error) {
@@ -122,7 +124,20 @@ func (a *app) invoke(ctx context.Context, inv funchost.Invocation) (funchost.Res
 	if inv.Timer.IsPastDue {
 		inv.Logger.Info("timer is past due: the run reads from the checkpoint, whatever the schedule missed")
 	}
-	res, err := a.runner.Run(ctx, inv.Logger)
+	// A worker shutting down winds the run down instead of running on to its
+	// budget, past any stop grace: it reads nothing more, finishes the upload
+	// in flight, saves and answers. Uploads and saves do not see this.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stopping:
+			inv.Logger.Info("the worker is shutting down: stopping the run after the upload in flight")
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	res, err := a.runner.Run(runCtx, inv.Logger)
 	summary := a.tokens.Redact(res.Summary())
 	if herr := a.health.Report(context.WithoutCancel(ctx), inv.ID, res, err, a.tokens.Redact); herr != nil {
 		inv.Logger.Error("the health row was not written", "error", a.tokens.Redact(herr.Error()))

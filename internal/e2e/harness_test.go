@@ -233,6 +233,13 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// term sends SIGTERM, as a stopping host or container does, and returns at once.
+func (p *proc) term() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+}
+
 // waitOutput reports whether the handler printed s within d: its output
 // reaches the test through a pipe, possibly after the HTTP answer.
 func (p *proc) waitOutput(s string, d time.Duration) bool {

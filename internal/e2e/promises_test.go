@@ -398,6 +398,80 @@ func TestRunBudget(t *testing.T) {
 	}
 }
 
+// SIGTERM mid-run (a stopping host, a container stop, Ctrl-C in make run)
+// winds the run down instead of letting it run on to its budget, long past
+// any stop grace: it reads nothing more, finishes the upload in flight,
+// saves, answers that there is more to do, and the process exits. Nothing
+// is lost and, unlike after a kill, nothing is sent twice.
+func TestShutdownWindsTheRunDown(t *testing.T) {
+	t.Parallel()
+	const uploadDelay = time.Second
+	for _, tc := range []struct {
+		name     string
+		settings map[string]string
+		n        int
+	}{
+		{"list", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "120"}, 5000},
+		{"scan", map[string]string{"MCAS_REQUESTS_PER_MINUTE": "6", "MCAS_SCAN_MODE": "true"}, 7000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, mcasapi.Options{Seed: 11}, tc.settings)
+			sim, now := w.stack.Sim, time.Now()
+			sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), tc.n)
+			w.stack.Ingestion.Faults.SetRandom(1, 1, fault.Fault{Kind: fault.Delay, Delay: uploadDelay})
+			p := w.start()
+			answer := make(chan invocation, 1)
+			go func() { answer <- p.invoke(context.Background()) }()
+			deadline := time.Now().Add(60 * time.Second)
+			for len(w.activityUploads()) < 3 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if len(w.activityUploads()) < 3 {
+				t.Fatalf("fewer than 3 uploads in 60 s:\n%s", tail(p.out.String(), 3000))
+			}
+			termed := time.Now()
+			p.term()
+			var first invocation
+			select {
+			case first = <-answer:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no answer 30 s after SIGTERM (budget 8m): the run did not wind down\n%s", tail(p.out.String(), 3000))
+			}
+			took := time.Since(termed)
+			if first.status != 200 || !strings.Contains(first.summary(), "told to stop early") {
+				t.Fatalf("after SIGTERM: %d %q, want 200 and more to do, told to stop early", first.status, first.summary())
+			}
+			// The upload in flight, its save, then the health row.
+			if limit := 2*uploadDelay + 4*time.Second; took > limit {
+				t.Errorf("answered %s after SIGTERM, want at most %s", took, limit)
+			}
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("the handler still running 10 s after answering")
+				p.kill()
+			}
+			var late []time.Duration
+			for _, up := range w.activityUploads() {
+				if d := up.Accepted.Sub(termed); d > 250*time.Millisecond {
+					late = append(late, d.Round(time.Millisecond))
+				}
+			}
+			t.Logf("answered %s after SIGTERM; uploads accepted after it, by how much: %v", took.Round(time.Millisecond), late)
+			if len(late) > 1 {
+				t.Errorf("%d uploads were accepted after SIGTERM (%v): a run told to stop finishes one at most", len(late), late)
+			}
+			if got := len(w.delivered()); got >= tc.n {
+				t.Fatalf("the first run forwarded all %d activities before SIGTERM: nothing was left to stop", got)
+			}
+			w.stack.Ingestion.Faults.SetRandom(0, 0)
+			w.start().drain(t, 10)
+			w.checkExactlyOnce(sim.Activities(), nil)
+		})
+	}
+}
+
 // Promise 2 and 4: the process killed with SIGKILL mid-run, restarted,
 // repeatedly: nothing is lost, the only duplicates are rows of the last
 // upload a killed process had accepted, and the API was never called more

@@ -122,14 +122,21 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	case errors.As(err, &busy):
 		res.Skipped = fmt.Sprintf("another invocation holds the lease until %s", busy.Until.UTC().Format(time.RFC3339))
 		return res, nil
+	case err != nil && ctx.Err() != nil:
+		// Told to stop before the run began: nothing done, nothing lost.
+		res.MoreToDo, res.Interrupted = true, true
+		return res, nil
 	case err != nil:
 		return res, &Error{Class: ClassCheckpoint, Err: fmt.Errorf("take the lease: %w", err)}
 	}
 
 	// Everything below runs under the lease, kept alive by a heartbeat.
 	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
+	// Reading stops at the budget, or sooner when ctx ends (the worker is
+	// shutting down) or the lease is lost; uploads and saves never see it.
 	fetchCtx, cancelFetch := context.WithDeadline(ctx, start.Add(r.set.RunBudget))
 	defer cancelFetch()
+	stop := newStopSignal(fetchCtx, start.Add(r.set.RunBudget))
 	var (
 		hb       sync.WaitGroup
 		lostMu   sync.Mutex
@@ -186,10 +193,11 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	// setting was turned off: its forwarded pages must not be read again.
 	up := &guardedUploader{Uploader: r.deps.Uploader, lost: lost}
 	if r.set.ScanMode || lease.State().Scan != nil {
-		err = r.syncScan(fetchCtx, context.WithoutCancel(ctx), lease, src, up, &res, log)
+		err = r.syncScan(fetchCtx, context.WithoutCancel(ctx), stop, lease, src, up, &res, log)
 	} else {
-		err = r.sync(fetchCtx, context.WithoutCancel(ctx), lease, src, up, &res, log)
+		err = r.sync(fetchCtx, context.WithoutCancel(ctx), stop, lease, src, up, &res, log)
 	}
+	res.Interrupted = res.MoreToDo && stop.interrupted()
 	if lerr := lost(); lerr != nil {
 		// Whatever else went wrong (the fetch was cancelled), the cause is this.
 		err = lerr
@@ -197,11 +205,11 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	return res, err
 }
 
-// sync reads the window and forwards it. fetchCtx carries the run's deadline;
+// sync reads the window and forwards it. fetchCtx ends when stop says so;
 // uploadCtx never expires on its own, because an upload once started is
 // awaited to its answer: one the service accepted but we gave up on would be
 // sent again by the next run.
-func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
+func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
 	start := res.Start
 	state := r.initialState(lease, start, log)
 	windowEnd := start.Add(-r.set.SettleDelay).UnixMilli()
@@ -209,8 +217,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 
 	cur := newCursor(state.Cursor)
-	deadline := start.Add(r.set.RunBudget)
-	send := newSender(uploadCtx, deadline, up, r.set.Stream, res, func(c checkpoint.Cursor) error {
+	send := newSender(uploadCtx, stop, up, r.set.Stream, res, func(c checkpoint.Cursor) error {
 		state.Cursor = c
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return err
@@ -229,14 +236,14 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lea
 
 	complete := cur.created > windowEnd // nothing can be read yet
 	for !complete && !res.MoreToDo {
-		if !time.Now().Before(deadline) {
+		if stop.stopped() {
 			res.MoreToDo = true
 			break
 		}
 		q := mcas.Query{CreatedFrom: cur.created, CreatedTo: windowEnd, Skip: cur.skip, Limit: mcas.MaxPageSize, Filters: r.set.Filters}
 		page, err := src.Activities(fetchCtx, q)
 		if err != nil {
-			if outOfTime(fetchCtx, err) {
+			if toldToStop(fetchCtx, err) {
 				res.MoreToDo = true
 				break
 			}
@@ -312,9 +319,10 @@ func (r *Runner) initialState(lease *checkpoint.Lease, start time.Time, log *slo
 	return state
 }
 
-// outOfTime reports whether err only means the run's budget ran out.
-func outOfTime(ctx context.Context, err error) bool {
-	return errors.Is(err, mcas.ErrDeadline) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil)
+// toldToStop reports whether err only means the run was told to stop: its
+// budget ran out, or its fetch context ended.
+func toldToStop(ctx context.Context, err error) bool {
+	return errors.Is(err, mcas.ErrDeadline) || (ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)))
 }
 
 func msTime(ms int64) time.Time {

@@ -25,7 +25,10 @@ type Result struct {
 	Checkpoint checkpoint.Cursor
 	ScannedTo  time.Time // end of the last window read completely
 	WindowEnd  time.Time // end of this run's window (now - settle delay)
-	MoreToDo   bool      // stopped at the budget with activities left to read
+	MoreToDo   bool      // stopped at the budget, or earlier, with activities left to read
+	// Interrupted: told to stop before the budget ran out (the worker is
+	// shutting down, or the host gave up on the request).
+	Interrupted bool
 }
 
 // Position is the time up to which every activity has been forwarded.
@@ -42,7 +45,10 @@ func (r Result) Summary() string {
 		return "skipped: " + r.Skipped
 	}
 	more := "no"
-	if r.MoreToDo {
+	switch {
+	case r.Interrupted:
+		more = "yes (told to stop early, as when the worker shuts down; the next run resumes here)"
+	case r.MoreToDo:
 		more = "yes (run budget reached; the next run resumes here)"
 	}
 	return fmt.Sprintf("forwarded %d activities in %d uploads; %d API calls (%d throttled); checkpoint created=%s skip=%d; read up to %s; more to do: %s; took %s",

@@ -21,7 +21,7 @@ import (
 // request's answer are already forwarded). A run that stops or dies mid
 // window resumes from the continuation; the window ends only when the API
 // says there is nothing next, and the cursor then moves past it.
-func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
+func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal, lease *checkpoint.Lease, src ActivitySource, up Uploader, res *Result, log *slog.Logger) (err error) {
 	state := r.initialState(lease, res.Start, log)
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	from := state.Cursor.CreatedMs
@@ -52,8 +52,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		filters json.RawMessage
 		done    int
 	}
-	deadline := res.Start.Add(r.set.RunBudget)
-	send := newSender(uploadCtx, deadline, up, r.set.Stream, res, func(p scanPos) error {
+	send := newSender(uploadCtx, stop, up, r.set.Stream, res, func(p scanPos) error {
 		state.Scan = &checkpoint.Scan{Filters: p.filters, Done: p.done, WindowEndMs: sc.WindowEndMs}
 		return lease.Save(uploadCtx, state, time.Now())
 	})
@@ -66,7 +65,6 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 	scan := func(ctx context.Context, filters json.RawMessage) (mcas.ScanPage, error) {
 		return src.Scan(ctx, filters, mcas.MaxScanLimit)
 	}
-	inBudget := func() bool { return time.Now().Before(deadline) }
 	// The next page's call, started as soon as this page names it: a scan
 	// page of 5,000 takes seconds to read and longer to upload, and the two
 	// overlap. Rows of consecutive pages share batches; a row's position
@@ -76,7 +74,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 
 	filters, done := sc.Filters, sc.Done
 	for !res.MoreToDo {
-		if !inBudget() {
+		if stop.stopped() {
 			res.MoreToDo = true // a page read ahead is left for the next run
 			break
 		}
@@ -86,7 +84,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		page, err := next.wait()
 		next = nil
 		if err != nil {
-			if outOfTime(fetchCtx, err) {
+			if toldToStop(fetchCtx, err) {
 				res.MoreToDo = true
 				break
 			}
@@ -98,7 +96,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 		if page.HasNext && len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
 			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
 		}
-		if page.HasNext && inBudget() {
+		if page.HasNext && !stop.stopped() {
 			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
 		}
 		for i := done; i < len(page.Data); i++ {
@@ -106,7 +104,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, lease *checkpoint
 			// stops at this row rather than forward the rest past its
 			// budget, and the next run asks for the page again and skips
 			// the rows before it.
-			if !inBudget() {
+			if stop.stopped() {
 				res.MoreToDo, done = true, i
 				break
 			}

@@ -20,19 +20,20 @@ import (
 // reading the next page: at most one upload is in flight, saves happen in
 // upload order, and once an upload has failed no other one starts.
 //
-// Past the run's deadline a run finishes one upload at most (promise 4):
-// the one in flight, or, when none ran past the deadline, the batch in hand,
-// so that even a budget too short to fill a batch moves the checkpoint on.
-// Rows batched but not sent then are read again by the next run, from the
-// checkpoint the last accepted upload saved.
+// Once told to stop (its budget ran out, or earlier, see stopSignal) a run
+// finishes one upload at most (promise 4): the one in flight, or, when none
+// ran past the stop, the batch in hand, so that even a budget too short to
+// fill a batch moves the checkpoint on. Rows batched but not sent then are
+// read again by the next run, from the checkpoint the last accepted upload
+// saved.
 type sender[P any] struct {
-	ctx      context.Context // never expires on its own: an upload is awaited to its answer
-	deadline time.Time       // the run's budget
-	lastEnd  time.Time       // when the last upload ended
-	up       Uploader
-	stream   string
-	res      *Result
-	save     func(P) error
+	ctx     context.Context // never expires on its own: an upload is awaited to its answer
+	stop    *stopSignal
+	lastEnd time.Time // when the last upload ended
+	up      Uploader
+	stream  string
+	res     *Result
+	save    func(P) error
 
 	batch *sentinel.Batch
 	pos   []P
@@ -43,18 +44,18 @@ type sender[P any] struct {
 	inflight chan error
 }
 
-func newSender[P any](ctx context.Context, deadline time.Time, up Uploader, stream string, res *Result, save func(P) error) *sender[P] {
-	return &sender[P]{ctx: ctx, deadline: deadline, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
+func newSender[P any](ctx context.Context, stop *stopSignal, up Uploader, stream string, res *Result, save func(P) error) *sender[P] {
+	return &sender[P]{ctx: ctx, stop: stop, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
 }
 
 // errOutOfBudget is add's and flush's answer when an upload already ran past
-// the run's deadline. The batch is left unsent; the caller stops, and the
+// the run's stop. The batch is left unsent; the caller stops, and the
 // next run resumes from the last accepted row.
 var errOutOfBudget = errors.New("the run's budget ran out before the batch was sent")
 
-// overBudget reports whether an upload already ran past the deadline, so no
-// other may start. Only call it after wait.
-func (s *sender[P]) overBudget() bool { return s.lastEnd.After(s.deadline) }
+// overBudget reports whether an upload already ran past the run's stop, so
+// no other may start. Only call it after wait.
+func (s *sender[P]) overBudget() bool { return s.lastEnd.After(s.stop.at()) }
 
 // add appends a row; when the batch is full it is handed to the background
 // upload and the row starts the next one. When that cannot start (see
@@ -106,7 +107,7 @@ func (s *sender[P]) wait() error {
 }
 
 // flush uploads everything not yet uploaded and waits for it. With rows
-// left when an upload already ran past the deadline, it returns
+// left when an upload already ran past the run's stop, it returns
 // errOutOfBudget.
 func (s *sender[P]) flush() error {
 	if err := s.wait(); err != nil {

@@ -36,24 +36,32 @@ func TestSenderFinishesOneUploadPastTheDeadline(t *testing.T) {
 	tests := []struct {
 		name      string
 		deadline  time.Duration // from now
+		cancelled bool          // the run's context ended (the worker is shutting down)
 		rows      int
 		wantRows  []int // rows of each upload
 		wantAdd   error // the first error add returned
 		wantFlush error
 		wantSaved int // the position saved last (rows accepted), -1 for none
 	}{
-		{"within the budget, everything", time.Hour, 25, []int{perBatch, perBatch, 5}, nil, nil, 25},
+		{"within the budget, everything", time.Hour, false, 25, []int{perBatch, perBatch, 5}, nil, nil, 25},
 		// Already out of budget: the first full batch may go (no upload ran
 		// past the deadline), the next one may not, nor may the rest.
-		{"out of budget with batches", -time.Second, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
+		{"out of budget with batches", -time.Second, false, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
 		// A budget too short to fill one batch still moves the checkpoint on.
-		{"out of budget with less than a batch", -time.Second, 5, []int{5}, nil, nil, 5},
+		{"out of budget with less than a batch", -time.Second, false, 5, []int{5}, nil, nil, 5},
+		// Told to stop with the budget far off: the same as out of budget.
+		{"told to stop", time.Hour, true, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := &countingUploader{}
 			saved := -1
-			s := newSender(context.Background(), time.Now().Add(tt.deadline), up, "Custom-Test", &Result{}, func(p int) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancelled {
+				cancel()
+			}
+			s := newSender(context.Background(), newStopSignal(ctx, time.Now().Add(tt.deadline)), up, "Custom-Test", &Result{}, func(p int) error {
 				saved = p
 				return nil
 			})

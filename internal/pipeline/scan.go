@@ -100,10 +100,10 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
 		}
 		for i := done; i < len(page.Data); i++ {
-			// A page holds up to 25 batches: out of time part way, the run
-			// stops at this row rather than forward the rest past its
-			// budget, and the next run asks for the page again and skips
-			// the rows before it.
+			// A page holds up to 25 batches: told to stop part way (out of
+			// time, or shutting down), the run stops at this row rather
+			// than forward the rest, and the next run asks for the page
+			// again and skips the rows before it.
 			if stop.stopped() {
 				res.MoreToDo, done = true, i
 				break

@@ -342,6 +342,19 @@ func (w *world) activityUploads() []ingestion.Upload {
 	return ups
 }
 
+// lateUploads is how long after t each activity upload accepted more than
+// 250 ms after it landed: the slack covers a run's start, a few ms after the
+// test noted t.
+func (w *world) lateUploads(t time.Time) []time.Duration {
+	var late []time.Duration
+	for _, up := range w.activityUploads() {
+		if d := up.Accepted.Sub(t); d > 250*time.Millisecond {
+			late = append(late, d.Round(time.Millisecond))
+		}
+	}
+	return late
+}
+
 // checkExactlyOnce asserts every activity in want reached Sentinel exactly
 // once, except ids in allowDup which may arrive twice, and nothing else arrived.
 func (w *world) checkExactlyOnce(want []mcasapi.Activity, allowDup map[string]bool) {

@@ -375,14 +375,7 @@ func TestRunBudget(t *testing.T) {
 			if limit := budget + 2*tc.uploadDelay + 4*time.Second; first.took > limit {
 				t.Errorf("first run took %s, want at most %s (budget %s)", first.took, limit, budget)
 			}
-			// The run's budget starts a few ms after it is posted: an upload
-			// accepted more than 250 ms past posted+budget ran past it.
-			var late []time.Duration
-			for _, up := range w.activityUploads() {
-				if d := up.Accepted.Sub(posted.Add(budget)); d > 250*time.Millisecond {
-					late = append(late, d.Round(time.Millisecond))
-				}
-			}
+			late := w.lateUploads(posted.Add(budget))
 			t.Logf("first run: %s; uploads accepted past the budget, by how much: %v", first.took, late)
 			if len(late) > 1 {
 				t.Errorf("%d uploads were accepted past the budget (%v): a run out of budget finishes one at most", len(late), late)
@@ -452,12 +445,7 @@ func TestShutdownWindsTheRunDown(t *testing.T) {
 				t.Errorf("the handler still running 10 s after answering")
 				p.kill()
 			}
-			var late []time.Duration
-			for _, up := range w.activityUploads() {
-				if d := up.Accepted.Sub(termed); d > 250*time.Millisecond {
-					late = append(late, d.Round(time.Millisecond))
-				}
-			}
+			late := w.lateUploads(termed)
 			t.Logf("answered %s after SIGTERM; uploads accepted after it, by how much: %v", took.Round(time.Millisecond), late)
 			if len(late) > 1 {
 				t.Errorf("%d uploads were accepted after SIGTERM (%v): a run told to stop finishes one at most", len(late), late)

@@ -134,9 +134,10 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
 	// Reading stops at the budget, or sooner when ctx ends (the worker is
 	// shutting down) or the lease is lost; uploads and saves never see it.
-	fetchCtx, cancelFetch := context.WithDeadline(ctx, start.Add(r.set.RunBudget))
+	deadline := start.Add(r.set.RunBudget)
+	fetchCtx, cancelFetch := context.WithDeadline(ctx, deadline)
 	defer cancelFetch()
-	stop := newStopSignal(fetchCtx, start.Add(r.set.RunBudget))
+	stop := newStopSignal(fetchCtx, deadline)
 	var (
 		hb       sync.WaitGroup
 		lostMu   sync.Mutex
@@ -266,7 +267,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, cur.snapshot()); errors.Is(err, errOutOfBudget) {
+			if err := send.add(info.ID, row, cur.snapshot()); errors.Is(err, errStopped) {
 				res.MoreToDo = true
 				break
 			} else if err != nil {
@@ -278,7 +279,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 	}
 	// Out of budget, the rows batched but not sent are left for the next
 	// run, which reads them again from the last accepted row.
-	if err := send.flush(); errors.Is(err, errOutOfBudget) {
+	if err := send.flush(); errors.Is(err, errStopped) {
 		res.MoreToDo, complete = true, false
 	} else if err != nil {
 		return err

@@ -120,8 +120,8 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, scanPos{filters, i + 1}); errors.Is(err, errOutOfBudget) {
-				res.MoreToDo, done = true, i
+			if err := send.add(info.ID, row, scanPos{filters, i + 1}); errors.Is(err, errStopped) {
+				res.MoreToDo = true // the continuation stays at the last save
 				break
 			} else if err != nil {
 				return err
@@ -132,8 +132,8 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			break
 		}
 		if !page.HasNext {
-			if err := send.flush(); errors.Is(err, errOutOfBudget) {
-				res.MoreToDo, done = true, len(page.Data)
+			if err := send.flush(); errors.Is(err, errStopped) {
+				res.MoreToDo = true // the continuation stays at the last save
 				break
 			} else if err != nil {
 				return err
@@ -148,7 +148,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		// are left for the next run: the continuation stays where the last
 		// accepted upload saved it. With none left, it is the next row not
 		// added (past any duplicates).
-		if err := send.flush(); errors.Is(err, errOutOfBudget) {
+		if err := send.flush(); errors.Is(err, errStopped) {
 			return nil
 		} else if err != nil {
 			return err

@@ -48,18 +48,18 @@ func newSender[P any](ctx context.Context, stop *stopSignal, up Uploader, stream
 	return &sender[P]{ctx: ctx, stop: stop, up: up, stream: stream, res: res, save: save, batch: sentinel.NewBatch(), spare: sentinel.NewBatch()}
 }
 
-// errOutOfBudget is add's and flush's answer when an upload already ran past
+// errStopped is add's and flush's answer when an upload already ran past
 // the run's stop. The batch is left unsent; the caller stops, and the
 // next run resumes from the last accepted row.
-var errOutOfBudget = errors.New("the run's budget ran out before the batch was sent")
+var errStopped = errors.New("the run was told to stop before the batch was sent")
 
-// overBudget reports whether an upload already ran past the run's stop, so
+// ranPastStop reports whether an upload already ran past the run's stop, so
 // no other may start. Only call it after wait.
-func (s *sender[P]) overBudget() bool { return s.lastEnd.After(s.stop.at()) }
+func (s *sender[P]) ranPastStop() bool { return s.lastEnd.After(s.stop.at()) }
 
 // add appends a row; when the batch is full it is handed to the background
 // upload and the row starts the next one. When that cannot start (see
-// overBudget), it returns errOutOfBudget and the row is not added.
+// ranPastStop), it returns errStopped and the row is not added.
 func (s *sender[P]) add(id string, row []byte, p P) error {
 	ok, err := s.batch.Append(row)
 	if err == nil && !ok {
@@ -84,8 +84,8 @@ func (s *sender[P]) start() error {
 	if s.batch.Len() == 0 {
 		return nil
 	}
-	if s.overBudget() {
-		return errOutOfBudget
+	if s.ranPastStop() {
+		return errStopped
 	}
 	s.batch, s.spare = s.spare, s.batch
 	s.pos, s.sparePos = s.sparePos[:0], s.pos
@@ -108,13 +108,13 @@ func (s *sender[P]) wait() error {
 
 // flush uploads everything not yet uploaded and waits for it. With rows
 // left when an upload already ran past the run's stop, it returns
-// errOutOfBudget.
+// errStopped.
 func (s *sender[P]) flush() error {
 	if err := s.wait(); err != nil {
 		return err
 	}
-	if s.batch.Len() > 0 && s.overBudget() {
-		return errOutOfBudget
+	if s.batch.Len() > 0 && s.ranPastStop() {
+		return errStopped
 	}
 	err := s.upload(s.batch, s.pos)
 	if err == nil {

@@ -46,11 +46,11 @@ func TestSenderFinishesOneUploadPastTheDeadline(t *testing.T) {
 		{"within the budget, everything", time.Hour, false, 25, []int{perBatch, perBatch, 5}, nil, nil, 25},
 		// Already out of budget: the first full batch may go (no upload ran
 		// past the deadline), the next one may not, nor may the rest.
-		{"out of budget with batches", -time.Second, false, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
+		{"out of budget with batches", -time.Second, false, 25, []int{perBatch}, errStopped, errStopped, perBatch},
 		// A budget too short to fill one batch still moves the checkpoint on.
 		{"out of budget with less than a batch", -time.Second, false, 5, []int{5}, nil, nil, 5},
 		// Told to stop with the budget far off: the same as out of budget.
-		{"told to stop", time.Hour, true, 25, []int{perBatch}, errOutOfBudget, errOutOfBudget, perBatch},
+		{"told to stop", time.Hour, true, 25, []int{perBatch}, errStopped, errStopped, perBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

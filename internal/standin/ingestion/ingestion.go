@@ -101,7 +101,6 @@ type Upload struct {
 	WireBytes int       // the body as sent
 	Gzip      bool      // sent with Content-Encoding: gzip
 	Dropped   []string  // undeclared columns removed, sorted
-	Received  time.Time // when the request arrived
 	Accepted  time.Time // when its rows were recorded, after any injected delay
 }
 
@@ -219,11 +218,10 @@ func (s *Server) Settle(ctx context.Context, quiet time.Duration) error {
 
 // ServeHTTP handles an upload.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	received := time.Now()
 	s.mu.Lock()
 	s.requests++
 	s.inFlight++
-	s.lastBusy = received
+	s.lastBusy = time.Now()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -304,7 +302,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	up := Upload{Stream: streamName, Rows: len(rows), Bytes: len(body), WireBytes: len(wire), Gzip: gz, Dropped: dropped, Received: received}
+	up := Upload{Stream: streamName, Rows: len(rows), Bytes: len(body), WireBytes: len(wire), Gzip: gz, Dropped: dropped}
 	if err := s.record(st, up, rows); err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 		return

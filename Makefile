@@ -31,6 +31,9 @@ build: $(BIN)
 $(BIN): $(GOFILES)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./handler
 
+bin/localrun: $(GOFILES)
+	$(GO) build -o $@ ./cmd/localrun
+
 $(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json
 	cd tools/azurite && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -93,8 +96,10 @@ vulncheck-offline:
 	GO=$(GO) scripts/vulncheck.sh --offline
 
 # make run VOLUME=20000 RATE=5 SCHEDULE="0 * * * * *" LOOKBACK=48h RPM=30 VERBOSE=1
-run: $(AZURITE) build
-	$(GO) run ./cmd/localrun $(if $(VOLUME),-volume=$(VOLUME)) $(if $(RATE),-rate=$(RATE)) \
+# The built program, not go run: go run exits 1 when Ctrl-C stops it, even
+# though localrun treats the interrupt as a clean stop.
+run: $(AZURITE) build bin/localrun
+	bin/localrun $(if $(VOLUME),-volume=$(VOLUME)) $(if $(RATE),-rate=$(RATE)) \
 		$(if $(SCHEDULE),-schedule="$(SCHEDULE)") $(if $(LOOKBACK),-lookback=$(LOOKBACK)) \
 		$(if $(RPM),-rpm=$(RPM)) $(if $(VERBOSE),-v)
 

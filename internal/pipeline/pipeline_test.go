@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,5 +194,57 @@ func TestClassOf(t *testing.T) {
 	}
 	if got := classifySave(errors.Join(errors.New("save"), checkpoint.ErrLeaseLost)); got != ClassLeaseLost {
 		t.Errorf("classifySave(lease lost) = %q", got)
+	}
+}
+
+// leaseStore answers Acquire with err or, when block is set, waits for ctx
+// to end first, as a store call in flight when the worker is told to stop.
+type leaseStore struct {
+	block bool
+	err   error
+}
+
+func (s leaseStore) Acquire(ctx context.Context, _ string, _ time.Time, _ time.Duration) (*checkpoint.Lease, error) {
+	if s.block {
+		<-ctx.Done()
+		return nil, fmt.Errorf("get the checkpoint entity: %w", ctx.Err())
+	}
+	return nil, s.err
+}
+
+// A run that never gets the lease does nothing, and says why: skipped when
+// another holds it, "more to do" when told to stop while asking for it, a
+// checkpoint failure when the store fails.
+func TestRunWithoutTheLease(t *testing.T) {
+	until := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		store     leaseStore
+		wantClass string
+		want      string // in the summary
+	}{
+		{"held by another", leaseStore{err: &checkpoint.BusyError{Holder: "other", Until: until}}, "", "skipped: another invocation holds the lease until 2026-12-03T10:00:00Z"},
+		{"told to stop while taking it", leaseStore{block: true}, "", "checkpoint not read (the lease was not taken); more to do: yes (told to stop early"},
+		{"store unavailable", leaseStore{err: errors.New("dial tcp: connection refused")}, ClassCheckpoint, "checkpoint not read (the lease was not taken); more to do: no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.store.block {
+				time.AfterFunc(20*time.Millisecond, cancel)
+			}
+			r := New(Settings{RequestsPerMinute: 30, RunBudget: time.Minute}, Deps{Store: tt.store})
+			res, err := r.Run(ctx, slog.New(slog.DiscardHandler))
+			if got := ClassOf(err); got != tt.wantClass {
+				t.Errorf("error %v: class %q, want %q", err, got, tt.wantClass)
+			}
+			if s := res.Summary(); !strings.Contains(s, tt.want) {
+				t.Errorf("summary %q, want it to contain %q", s, tt.want)
+			}
+			if res.Forwarded != 0 || res.APICalls != 0 {
+				t.Errorf("forwarded %d in %d calls without the lease", res.Forwarded, res.APICalls)
+			}
+		})
 	}
 }

@@ -51,10 +51,16 @@ func (r Result) Summary() string {
 	case r.MoreToDo:
 		more = "yes (run budget reached; the next run resumes here)"
 	}
-	return fmt.Sprintf("forwarded %d activities in %d uploads; %d API calls (%d throttled); checkpoint created=%s skip=%d; read up to %s; more to do: %s; took %s",
-		r.Forwarded, r.Uploads, r.APICalls, r.Throttled,
+	where := fmt.Sprintf("checkpoint created=%s skip=%d; read up to %s",
 		msTime(r.Checkpoint.CreatedMs).Format("2006-01-02T15:04:05.000Z"), r.Checkpoint.Skip,
-		r.Position().Format("2006-01-02T15:04:05.000Z"), more, r.Duration.Round(time.Millisecond))
+		r.Position().Format("2006-01-02T15:04:05.000Z"))
+	if r.Checkpoint.CreatedMs == 0 && r.ScannedTo.IsZero() {
+		// Stopped or failed before the lease: year-1 times would read as a
+		// checkpoint gone back to the beginning.
+		where = "checkpoint not read (the lease was not taken)"
+	}
+	return fmt.Sprintf("forwarded %d activities in %d uploads; %d API calls (%d throttled); %s; more to do: %s; took %s",
+		r.Forwarded, r.Uploads, r.APICalls, r.Throttled, where, more, r.Duration.Round(time.Millisecond))
 }
 
 // Error classes, reported in the health table and the logs.

@@ -64,7 +64,7 @@ test: tools build fmt-check lint vulncheck-offline fuzz
 	$(MAKE) --no-print-directory -j2 test-race test-e2e
 
 # Every package but internal/e2e, under the race detector.
-test-race:
+test-race: tools
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/internal/e2e$$')
 
 # The end-to-end tests, beside test-race: they mostly wait (paced calls, run

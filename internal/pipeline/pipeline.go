@@ -112,7 +112,7 @@ func (r *Runner) leaseTTL() time.Duration {
 func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err error) {
 	start := time.Now()
 	res.Start = start
-	defer func() { res.Duration = time.Since(start) }()
+	defer func() { res.Duration, res.Failed = time.Since(start), err != nil }()
 
 	holder := newHolderID()
 	ttl := r.leaseTTL()

@@ -225,7 +225,7 @@ func TestRunWithoutTheLease(t *testing.T) {
 	}{
 		{"held by another", leaseStore{err: &checkpoint.BusyError{Holder: "other", Until: until}}, "", "skipped: another invocation holds the lease until 2026-12-03T10:00:00Z"},
 		{"told to stop while taking it", leaseStore{block: true}, "", "checkpoint not read (the lease was not taken); more to do: yes (told to stop early"},
-		{"store unavailable", leaseStore{err: errors.New("dial tcp: connection refused")}, ClassCheckpoint, "checkpoint not read (the lease was not taken); more to do: no"},
+		{"store unavailable", leaseStore{err: errors.New("dial tcp: connection refused")}, ClassCheckpoint, "checkpoint not read (the lease was not taken); more to do: yes (the run failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

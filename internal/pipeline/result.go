@@ -29,6 +29,8 @@ type Result struct {
 	// Interrupted: told to stop before the budget ran out (the worker is
 	// shutting down, or the host gave up on the request).
 	Interrupted bool
+	// Failed: Run returned an error. What the other fields count was done.
+	Failed bool
 }
 
 // Position is the time up to which every activity has been forwarded.
@@ -46,6 +48,8 @@ func (r Result) Summary() string {
 	}
 	more := "no"
 	switch {
+	case r.Failed:
+		more = "yes (the run failed; the next run resumes from the last saved checkpoint)"
 	case r.Interrupted:
 		more = "yes (told to stop early, as when the worker shuts down; the next run resumes here)"
 	case r.MoreToDo:

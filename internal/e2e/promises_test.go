@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/fault"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/standin/mcasapi"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
@@ -640,5 +642,51 @@ func TestSlowUploadIsAwaited(t *testing.T) {
 		t.Fatalf("invocation with a 35 s upload: %d after %s %v, want 200 after at least 35 s", first.status, first.took, first.logs)
 	}
 	p.drain(t, 10)
+	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 4: the health row, written after the run, is best effort. An
+// ingestion endpoint throttling it for a minute does not hold the invocation
+// (which may already have waited minutes on its last upload) past its
+// budget once more: the row waits for the next invocation instead.
+func TestHealthRowDoesNotHoldTheInvocation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 14}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 50)
+	// The activities' one upload passes; the health row is throttled.
+	w.stack.Ingestion.Faults.Push(fault.Fault{}, fault.Fault{Kind: fault.Status, Status: 429, RetryAfter: "60",
+		Body: `{"error":{"code":"TooManyRequests","message":"throttled"}}`})
+	p := w.start()
+	first := p.invoke(context.Background())
+	if first.status != 200 || first.moreToDo() {
+		t.Fatalf("first run: %d %q, want 200 with nothing more to do", first.status, first.summary())
+	}
+	if first.took > 30*time.Second {
+		t.Errorf("the invocation answered after %s, waiting on its health row's Retry-After of 60 s", first.took)
+	}
+	if n := len(w.activityUploads()); n != 1 {
+		t.Fatalf("test setup: %d activity uploads, want 1 (the throttled request must be the health row's)", n)
+	}
+	if !p.waitOutput("the health row was not written", 2*time.Second) {
+		t.Errorf("the handler did not say the health row was not written:\n%s", tail(p.out.String(), 1500))
+	}
+	if n := len(w.stack.Ingestion.Rows(schema.Health().Stream)); n != 0 {
+		t.Fatalf("%d health rows accepted under a 429, want none", n)
+	}
+	if second := p.invoke(context.Background()); second.status != 200 {
+		t.Fatalf("second run: %d %q", second.status, second.summary())
+	}
+	var outcomes []string
+	for _, raw := range w.stack.Ingestion.Rows(schema.Health().Stream) {
+		var row struct{ Outcome string }
+		if err := json.Unmarshal(raw, &row); err != nil {
+			t.Fatal(err)
+		}
+		outcomes = append(outcomes, row.Outcome)
+	}
+	if diff := cmp.Diff([]string{"success", "success"}, outcomes); diff != "" {
+		t.Errorf("health rows after the second run, both runs' (-want +got):\n%s", diff)
+	}
 	w.checkExactlyOnce(sim.Activities(), nil)
 }

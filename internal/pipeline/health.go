@@ -29,7 +29,10 @@ type HealthReporter struct {
 const maxPendingHealth = 100
 
 // Report builds the invocation's health row and uploads it. redact removes
-// the token from the error text. The row never carries an activity.
+// the token from the error text. The row never carries an activity. The
+// upload is sentinel.BestEffort: an unavailable endpoint, which may already
+// have held the run's last upload for minutes, holds the invocation at most
+// about 25 s more, and the row waits for the next invocation.
 func (h *HealthReporter) Report(ctx context.Context, invocationID string, res Result, runErr error, redact func(string) string) error {
 	end := time.Now()
 	row := sentinel.Health{
@@ -72,7 +75,10 @@ func (h *HealthReporter) Report(ctx context.Context, invocationID string, res Re
 			return fmt.Errorf("build the health rows: %w", err)
 		}
 	}
-	st, err := h.Uploader.Upload(ctx, h.Stream, b)
+	// Best effort: the run has had its budget, and a health row the service
+	// accepted but the client gave up on costs only a second copy of the row
+	// in the next upload.
+	st, err := h.Uploader.Upload(sentinel.BestEffort(ctx), h.Stream, b)
 	h.pending = rows[st.Rows:]
 	if len(h.pending) > maxPendingHealth {
 		h.pending = h.pending[len(h.pending)-maxPendingHealth:]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/ingestion/azlogs"
 )
 
@@ -28,6 +29,26 @@ func ClientOptions() *azlogs.ClientOptions {
 	o := &azlogs.ClientOptions{}
 	o.Retry.TryTimeout = UploadTryTimeout
 	return o
+}
+
+// BestEffortRetry is the retry policy of BestEffort uploads: one retry, a
+// try given up after 10 s, a Retry-After over 5 s not waited for. Such an
+// upload takes about 25 s at most, where ClientOptions' policy may take
+// minutes (four tries of up to UploadTryTimeout, Retry-After honoured up to
+// 60 s each time).
+var BestEffortRetry = policy.RetryOptions{
+	MaxRetries:    1,
+	TryTimeout:    10 * time.Second,
+	RetryDelay:    time.Second,
+	MaxRetryDelay: 5 * time.Second,
+}
+
+// BestEffort returns ctx with BestEffortRetry for the uploads made with it.
+// It is for rows that may be sent twice or not at all sooner than hold up an
+// invocation past its budget: the health rows, never activities (an upload
+// given up on after the service accepted it is sent again).
+func BestEffort(ctx context.Context) context.Context {
+	return policy.WithRetryOptions(ctx, BestEffortRetry)
 }
 
 // UploadStats is what the Logs Ingestion API accepted during one Upload.

@@ -41,10 +41,11 @@ type ingestion struct {
 	arrived chan struct{} // when set, told of each attempt, which then waits for release
 	release chan struct{}
 
-	mu       sync.Mutex
-	answers  []int
-	attempts int
-	accepted []string // the arrays accepted, in order
+	mu         sync.Mutex
+	answers    []int
+	retryAfter string // the Retry-After header of those answers, when set
+	attempts   int
+	accepted   []string // the arrays accepted, in order
 }
 
 func (s *ingestion) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +97,9 @@ func (s *ingestion) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code := s.answers[0]
 		s.answers = s.answers[1:]
 		w.Header().Set("Content-Type", "application/json")
+		if s.retryAfter != "" {
+			w.Header().Set("Retry-After", s.retryAfter)
+		}
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"error":{"code":"Status%d","message":"test answer"}}`, code)
 		return
@@ -336,6 +340,76 @@ func TestUploadUnavailableIsRetriedByAzcore(t *testing.T) {
 				t.Errorf("stats %+v, %d accepted; want nothing", st, len(accepted))
 			}
 		})
+	}
+}
+
+// A best-effort upload gives up within about 25 s whatever the service
+// does, where the client's own policy may wait for minutes.
+func TestUploadBestEffortGivesUpSooner(t *testing.T) {
+	tests := []struct {
+		name         string
+		answers      []int
+		retryAfter   string
+		wantErr      int
+		wantAttempts int // with ClientOptions' policy: all answers, then accepted
+	}{
+		{"unavailable: one retry", []int{503, 503, 503}, "", 503, 2},
+		{"throttled for a minute: no wait", []int{429, 429}, "60", 429, 1},
+		{"throttled briefly: waits and retries", []int{429}, "1", 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := &ingestion{answers: tt.answers, retryAfter: tt.retryAfter}
+			b, rows := activityBatch(t, 2)
+			st, err := newUploader(t, srv, 3).Upload(BestEffort(context.Background()), testStream, b)
+			attempts, accepted := srv.result()
+			if attempts != tt.wantAttempts {
+				t.Errorf("%d attempts at the server, want %d", attempts, tt.wantAttempts)
+			}
+			if tt.wantErr == 0 {
+				if err != nil || cmp.Diff(rows, rowsOf(t, accepted)) != "" {
+					t.Errorf("got %v, accepted %d arrays; want the rows accepted", err, len(accepted))
+				}
+				return
+			}
+			var re *azcore.ResponseError
+			if !errors.As(err, &re) || re.StatusCode != tt.wantErr || st != (UploadStats{}) {
+				t.Errorf("got %+v, %v; want a %d *azcore.ResponseError and nothing accepted", st, err, tt.wantErr)
+			}
+		})
+	}
+	// The same answers without BestEffort are waited out: the override is
+	// the upload's, not the client's.
+	srv := &ingestion{answers: []int{503, 503, 503}}
+	b, _ := activityBatch(t, 2)
+	if _, err := newUploader(t, srv, 3).Upload(context.Background(), testStream, b); err != nil {
+		t.Errorf("without BestEffort: %v, want accepted after azcore's retries", err)
+	}
+	if attempts, _ := srv.result(); attempts != 4 {
+		t.Errorf("without BestEffort: %d attempts, want 4", attempts)
+	}
+}
+
+// A best-effort try that hangs is given up on after BestEffortRetry's
+// TryTimeout and tried again, although Upload detaches ctx. The first copy,
+// accepted late, is the duplicate best effort allows.
+func TestUploadBestEffortTryTimesOut(t *testing.T) {
+	t.Parallel()
+	srv := &ingestion{arrived: make(chan struct{}), release: make(chan struct{})}
+	u := newUploader(t, srv, 3)
+	b, _ := activityBatch(t, 2)
+	go func() {
+		<-srv.arrived // the first try, held
+		<-srv.arrived // the retry, after the try timed out
+		close(srv.release)
+	}()
+	start := time.Now()
+	st, err := u.Upload(BestEffort(context.Background()), testStream, b)
+	if err != nil || st.Rows != 2 {
+		t.Fatalf("got %+v, %v; want the retry accepted", st, err)
+	}
+	if took := time.Since(start); took < BestEffortRetry.TryTimeout {
+		t.Errorf("answered after %s, before the first try's timeout of %s", took, BestEffortRetry.TryTimeout)
 	}
 }
 

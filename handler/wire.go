@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
-	"sort"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/ingestion/azlogs"
@@ -44,12 +38,7 @@ func wire(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure credential: %w", err)
 	}
-	kv, err := azsecrets.NewClient(cfg.KeyVaultURL, cred, &azsecrets.ClientOptions{
-		// The SDK checks that a vault's challenge names its own domain; only
-		// hosts that are Key Vault hosts can pass that check (a stand-in on
-		// 127.0.0.1 cannot), and those keep it.
-		DisableChallengeResourceVerification: !isKeyVaultHost(cfg.KeyVaultURL),
-	})
+	kv, err := azsecrets.NewClient(cfg.KeyVaultURL, cred, apitoken.ClientOptions(cfg.KeyVaultURL))
 	if err != nil {
 		return nil, fmt.Errorf("key vault client: %w", err)
 	}
@@ -110,13 +99,13 @@ func checkpointStore(cfg *config.Config, cred *azidentity.DefaultAzureCredential
 		if e != nil {
 			return nil, fmt.Errorf("checkpoint table client (%s): %w", cp.Setting, e)
 		}
-		return checkpoint.NewStore(c, storeKey(cfg))
+		return checkpoint.NewStore(c, cfg.CheckpointKey())
 	}
 	c, err := checkpoint.NewClientFromServiceURL(cp.ServiceURL, cp.Table, cred, nil)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint table client (%s): %w", cp.Setting, err)
 	}
-	return checkpoint.NewStore(c, storeKey(cfg))
+	return checkpoint.NewStore(c, cfg.CheckpointKey())
 }
 
 // invoke is one timer invocation.
@@ -153,42 +142,6 @@ func (a *app) invoke(ctx context.Context, inv funchost.Invocation) (funchost.Res
 type redactedError struct{ class, msg string }
 
 func (e *redactedError) Error() string { return e.class + ": " + e.msg }
-
-// storeKey names the tenant's checkpoint row: the API host, plus a digest of
-// the filters when there are some, since a filtered stream is another cursor.
-func storeKey(cfg *config.Config) string {
-	key := strings.ToLower(cfg.APIHost())
-	if len(cfg.Filters) == 0 {
-		return key
-	}
-	names := make([]string, 0, len(cfg.Filters))
-	for k := range cfg.Filters {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, k := range names {
-		var v any
-		_ = json.Unmarshal(cfg.Filters[k], &v)
-		canon, _ := json.Marshal(v) // sorted keys, no white space
-		fmt.Fprintf(h, "%s=%s;", k, canon)
-	}
-	return key + "~" + hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-func isKeyVaultHost(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	host := strings.ToLower(u.Hostname())
-	for _, suffix := range []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de", ".managedhsm.azure.net"} {
-		if strings.HasSuffix(host, suffix) {
-			return true
-		}
-	}
-	return false
-}
 
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

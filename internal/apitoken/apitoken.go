@@ -7,6 +7,7 @@ package apitoken
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,31 @@ import (
 // SecretGetter is the part of *azsecrets.Client the source uses.
 type SecretGetter interface {
 	GetSecret(ctx context.Context, name, version string, opts *azsecrets.GetSecretOptions) (azsecrets.GetSecretResponse, error)
+}
+
+// ClientOptions returns the options to build the azsecrets client for
+// vaultURL with. The SDK checks that a vault's authentication challenge names
+// Key Vault's own domain. Only Key Vault's hosts, public and sovereign, can
+// pass that check (a stand-in on 127.0.0.1 cannot), so they keep it; any
+// other host, which the operator named in KEY_VAULT_URI, goes without.
+func ClientOptions(vaultURL string) *azsecrets.ClientOptions {
+	return &azsecrets.ClientOptions{DisableChallengeResourceVerification: !isKeyVaultHost(vaultURL)}
+}
+
+var keyVaultSuffixes = []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de", ".managedhsm.azure.net"}
+
+func isKeyVaultHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, suffix := range keyVaultSuffixes {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // Source caches the token held in one Key Vault secret. Safe for concurrent use.

@@ -77,3 +77,22 @@ func TestTokenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestClientOptionsKeepTheChallengeCheckForKeyVaultHosts(t *testing.T) {
+	for url, keep := range map[string]bool{
+		"https://contoso-kv.vault.azure.net/":          true,
+		"https://Contoso-KV.Vault.Azure.NET":           true,
+		"https://contoso-kv.vault.azure.cn/":           true,
+		"https://contoso-kv.vault.usgovcloudapi.net/":  true,
+		"https://contoso-hsm.managedhsm.azure.net/":    true,
+		"https://127.0.0.1:8443/":                      false,
+		"https://localhost:8443/":                      false,
+		"https://vault.azure.net.example.com/":         false,
+		"https://contoso-kv.vault.azure.net.example/":  false,
+		"https://example.com/contoso.vault.azure.net/": false,
+	} {
+		if got := !ClientOptions(url).DisableChallengeResourceVerification; got != keep {
+			t.Errorf("ClientOptions(%q) keeps the challenge check = %v, want %v", url, got, keep)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -84,6 +86,31 @@ func (c Config) APIHost() string {
 		return ""
 	}
 	return u.Host
+}
+
+// CheckpointKey names the tenant's checkpoint row: the API host, plus a
+// digest of the filters when there are some, since a filtered stream is
+// another cursor. The digest is of the filters' canonical JSON (keys sorted,
+// no white space), so rewriting MCAS_FILTERS without changing what it means
+// keeps the checkpoint. Changing it would orphan every deployed checkpoint.
+func (c Config) CheckpointKey() string {
+	key := strings.ToLower(c.APIHost())
+	if len(c.Filters) == 0 {
+		return key
+	}
+	names := make([]string, 0, len(c.Filters))
+	for k := range c.Filters {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, k := range names {
+		var v any
+		_ = json.Unmarshal(c.Filters[k], &v) // valid: Load checked it
+		canon, _ := json.Marshal(v)          // sorted keys, no white space
+		fmt.Fprintf(h, "%s=%s;", k, canon)
+	}
+	return key + "~" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // LogValue summarises the configuration for a log line: endpoints, names,

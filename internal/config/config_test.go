@@ -599,3 +599,35 @@ func TestNames(t *testing.T) {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// The checkpoint row's key is part of every deployment's state: these values
+// were produced by the key's first implementation and must not change.
+func TestCheckpointKey(t *testing.T) {
+	const host = "contoso.us3.portal.cloudappsecurity.com"
+	tests := []struct {
+		name, apiURL, filters, want string
+	}{
+		{"no filters: the host", "https://contoso.us3.portal.cloudappsecurity.com", "", host},
+		{"host case and /api do not matter", "https://Contoso.US3.portal.cloudappsecurity.com/api", "", host},
+		{"filters: a digest", "", `{"service":{"eq":[11161]}}`, host + "~5d891cfeb19d"},
+		{"white space does not matter", "", `{ "service": { "eq": [ 11161 ] } }`, host + "~5d891cfeb19d"},
+		{"two filters", "", `{"service":{"eq":[11161,20893]},"activity.type":{"neq":["x"]}}`, host + "~019ae286bd87"},
+		{"their order does not matter", "", `{"activity.type":{"neq":["x"]},"service":{"eq":[11161,20893]}}`, host + "~019ae286bd87"},
+		{"another value is another cursor", "", `{"service":{"eq":[11162]}}`, host + "~d3e3ab9685c5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{EnvFilters: tt.filters}
+			if tt.apiURL != "" {
+				env[EnvAPIURL] = tt.apiURL
+			}
+			cfg, err := Load(getenv(env), noHostJSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.CheckpointKey(); got != tt.want {
+				t.Errorf("CheckpointKey() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -217,6 +217,20 @@ func TestMeanUsage(t *testing.T) {
 	}
 }
 
+// Both programs start with the same bare environment: the bench's own
+// runtime settings reach neither.
+func TestBareEnv(t *testing.T) {
+	t.Setenv("PATH", "/bin")
+	t.Setenv("HOME", "/home/b")
+	t.Setenv("GOGC", "400")
+	t.Setenv("GODEBUG", "schedtrace=1000")
+	t.Setenv("GOMAXPROCS", "2")
+	want := []string{"PATH=/bin", "HOME=/home/b", "MCAS_SCAN_MODE=true"}
+	if diff := cmp.Diff(want, bareEnv("MCAS_SCAN_MODE=true")); diff != "" {
+		t.Errorf("bareEnv (-want +got):\n%s", diff)
+	}
+}
+
 func TestErrNoSteadyStateWraps(t *testing.T) {
 	_, err := steadyState(nil, 100)
 	if !errors.Is(err, errNoSteadyState) {

@@ -117,6 +117,7 @@ func (r *runner) runBaseline(ctx context.Context, acts []mcasapi.Activity, profi
 		args = append(args, "-cpuprofile", profile)
 	}
 	cmd := exec.CommandContext(ctx, r.bins.baseline, args...)
+	cmd.Env = bareEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	stdin, err := cmd.StdinPipe()

@@ -57,6 +57,13 @@ type handlerProc struct {
 	client  *http.Client
 }
 
+// bareEnv is the environment both measured programs start with: PATH, HOME
+// and extra, so that neither sees the bench's own GOGC, GOMAXPROCS or
+// GODEBUG, and both see the same.
+func bareEnv(extra ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, extra...)
+}
+
 // startHandler runs bin as the Functions host does: a free loopback port in
 // FUNCTIONS_CUSTOMHANDLER_PORT, the app root (repo) as working directory and
 // FUNCTIONS_APP_ROOT_PATH, and the settings in env.
@@ -69,12 +76,10 @@ func startHandler(bin, repo string, env []string, verbose io.Writer) (*handlerPr
 	if err := ln.Close(); err != nil {
 		return nil, err
 	}
-	full := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
+	full := bareEnv(
 		fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port),
-		"FUNCTIONS_APP_ROOT_PATH=" + repo,
-	}
+		"FUNCTIONS_APP_ROOT_PATH="+repo,
+	)
 	p := &handlerProc{
 		url:  fmt.Sprintf("http://127.0.0.1:%d", port),
 		out:  &tailWriter{max: 16 << 10, copy: verbose},

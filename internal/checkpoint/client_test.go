@@ -56,7 +56,7 @@ func TestUseDevelopmentStorageMeansAzuriteOnItsDefaultPort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Acquire(context.Background(), "a", t0, ttl); err != nil {
+		if _, err := s.Acquire(context.Background(), "a", t0, ttl, checkpoint.State{}); err != nil {
 			t.Fatalf("%q: Acquire through the translated account: %v", conn, err)
 		}
 		want := "http://127.0.0.1:10002/devstoreaccount1/" + table
@@ -96,7 +96,7 @@ func TestConnectionStringWithSASAndTableEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.Acquire(context.Background(), "a", t0, ttl)
+	l, err := s.Acquire(context.Background(), "a", t0, ttl, checkpoint.State{})
 	if err != nil {
 		t.Fatalf("Acquire with a SAS connection string: %v", err)
 	}

@@ -13,7 +13,7 @@
 //
 // A run uses it as
 //
-//	lease, err := store.Acquire(ctx, holder, time.Now(), ttl) // ErrBusy: someone else works
+//	lease, err := store.Acquire(ctx, holder, time.Now(), ttl, initial) // ErrBusy: someone else works
 //	// wait until lease.NotBefore() before the first API call;
 //	// renew in a heartbeat (lease.Renew) well within ttl;
 //	// after every accepted upload: lease.Save(ctx, state, time.Now())

@@ -52,8 +52,8 @@ func newLease(s *Store, holder string, ttl time.Duration, rec record, etag azcor
 	return l
 }
 
-// State returns the checkpoint as loaded by Acquire (the zero State when
-// Found is false).
+// State returns the checkpoint as loaded by Acquire (Acquire's initial
+// State when Found is false).
 func (l *Lease) State() State { return cloneState(l.loaded) }
 
 // Found reports whether a checkpoint entity existed before Acquire; it is

@@ -94,7 +94,7 @@ func TestWriteWhoseAnswerWasLostIsRecognised(t *testing.T) {
 			if tt.after == nil {
 				tr.armed.Store(true)
 			}
-			l, err := s.Acquire(ctx, "a", t0, ttl)
+			l, err := s.Acquire(ctx, "a", t0, ttl, checkpoint.State{})
 			if err != nil {
 				t.Fatalf("Acquire: %v", err)
 			}

@@ -108,7 +108,12 @@ func (s *Store) Key() string { return s.key }
 // A checkpoint that cannot be decoded gives an error wrapping *DecodeError;
 // the entity is then left alone. holder must be unique per run. Acquire makes
 // a few blocking requests bounded by ctx.
-func (s *Store) Acquire(ctx context.Context, holder string, now time.Time, ttl time.Duration) (*Lease, error) {
+//
+// initial is the checkpoint a new entity starts with, written in the same
+// request that creates it: a first run that fails before its first save
+// must not leave a checkpoint at zero behind it, which the next run would
+// read as the start of time.
+func (s *Store) Acquire(ctx context.Context, holder string, now time.Time, ttl time.Duration, initial State) (*Lease, error) {
 	if holder == "" {
 		return nil, errors.New("checkpoint: Acquire needs a holder name")
 	}
@@ -123,6 +128,7 @@ func (s *Store) Acquire(ctx context.Context, holder string, now time.Time, ttl t
 
 	raw, etag, err := s.get(ctx)
 	if errors.Is(err, errNotFound) {
+		want.State = cloneState(initial)
 		etag, err = s.add(ctx, want)
 		if hasCode(err, aztables.EntityAlreadyExists) {
 			return s.lostRace(ctx, want, ttl, false, time.Time{}, err)

@@ -50,7 +50,7 @@ func newStore(t *testing.T, key string) (*checkpoint.Store, *aztables.Client) {
 
 func acquire(t *testing.T, s *checkpoint.Store, holder string, now time.Time) *checkpoint.Lease {
 	t.Helper()
-	l, err := s.Acquire(context.Background(), holder, now, ttl)
+	l, err := s.Acquire(context.Background(), holder, now, ttl, checkpoint.State{})
 	if err != nil {
 		t.Fatalf("Acquire(%s, %v): %v", holder, now, err)
 	}
@@ -238,6 +238,38 @@ func TestKeysWithUnusualCharactersWork(t *testing.T) {
 	}
 }
 
+// A new checkpoint is created at Acquire's initial state, in the same write,
+// so that a first run failing before its first save leaves that starting
+// point behind; an existing checkpoint keeps its own.
+func TestAcquireCreatesTheInitialState(t *testing.T) {
+	s, _ := newStore(t, "tenant")
+	ctx := context.Background()
+	initial := checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: t0.Add(-24 * time.Hour).UnixMilli()}}
+	first, err := s.Acquire(ctx, "a", t0, ttl, initial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Found() {
+		t.Error("Found() = true for a checkpoint Acquire created")
+	}
+	if diff := cmp.Diff(initial, first.State()); diff != "" {
+		t.Errorf("first State() (-want +got):\n%s", diff)
+	}
+	if err := first.Release(ctx, time.Time{}); err != nil { // the run failed: nothing saved
+		t.Fatal(err)
+	}
+	next, err := s.Acquire(ctx, "b", t0.Add(time.Minute), ttl, checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Found() {
+		t.Error("Found() = false for an existing checkpoint")
+	}
+	if diff := cmp.Diff(initial, next.State()); diff != "" {
+		t.Errorf("next State(), want the first's initial (-want +got):\n%s", diff)
+	}
+}
+
 func TestLiveLeaseOfAnotherHolderIsBusy(t *testing.T) {
 	s, _ := newStore(t, "tenant")
 	a := acquire(t, s, "holder-a", t0)
@@ -246,7 +278,7 @@ func TestLiveLeaseOfAnotherHolderIsBusy(t *testing.T) {
 	}
 	until := t0.Add(5*time.Second + ttl)
 	for _, at := range []time.Duration{time.Second, 5*time.Second + ttl - time.Millisecond} {
-		_, err := s.Acquire(context.Background(), "holder-b", t0.Add(at), ttl)
+		_, err := s.Acquire(context.Background(), "holder-b", t0.Add(at), ttl, checkpoint.State{})
 		if !errors.Is(err, checkpoint.ErrBusy) {
 			t.Fatalf("Acquire at +%v: err = %v, want ErrBusy", at, err)
 		}
@@ -270,7 +302,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	}
 	aExpiry := t0.Add(2*time.Second + ttl)
 
-	b, err := s.Acquire(ctx, "b", aExpiry, ttl) // expiry == now: expired
+	b, err := s.Acquire(ctx, "b", aExpiry, ttl, checkpoint.State{}) // expiry == now: expired
 	if err != nil {
 		t.Fatalf("Acquire at the old lease's expiry: %v", err)
 	}
@@ -406,7 +438,7 @@ func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					holder := fmt.Sprintf("h%02d", i)
-					_, err := s.Acquire(ctx, holder, now, ttl)
+					_, err := s.Acquire(ctx, holder, now, ttl, checkpoint.State{})
 					mu.Lock()
 					defer mu.Unlock()
 					if err == nil {
@@ -422,7 +454,7 @@ func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 			}
 			// The winner holds it: everyone else is still busy.
 			var busy *checkpoint.BusyError
-			if _, err := s.Acquire(ctx, "late", now, ttl); !errors.As(err, &busy) || busy.Holder != winners[0] {
+			if _, err := s.Acquire(ctx, "late", now, ttl, checkpoint.State{}); !errors.As(err, &busy) || busy.Holder != winners[0] {
 				t.Errorf("late Acquire: err = %v, want busy with %s", err, winners[0])
 			}
 		})
@@ -470,7 +502,7 @@ func TestUndecodableEntityIsAnErrorNamingTheProperty(t *testing.T) {
 	if _, err := c.UpsertEntity(ctx, []byte(body), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Acquire(ctx, "b", t0.Add(time.Hour), ttl)
+	_, err := s.Acquire(ctx, "b", t0.Add(time.Hour), ttl, checkpoint.State{})
 	var de *checkpoint.DecodeError
 	if !errors.As(err, &de) || de.Property != "CursorSkip" {
 		t.Fatalf("Acquire over a garbled entity: err = %v, want a DecodeError for CursorSkip", err)
@@ -483,9 +515,12 @@ func TestUndecodableEntityIsAnErrorNamingTheProperty(t *testing.T) {
 func TestAcquireArguments(t *testing.T) {
 	s, _ := newStore(t, "tenant")
 	for name, call := range map[string]func() error{
-		"no holder": func() error { _, err := s.Acquire(context.Background(), "", t0, ttl); return err },
-		"zero ttl":  func() error { _, err := s.Acquire(context.Background(), "a", t0, 0); return err },
-		"zero now":  func() error { _, err := s.Acquire(context.Background(), "a", time.Time{}, ttl); return err },
+		"no holder": func() error { _, err := s.Acquire(context.Background(), "", t0, ttl, checkpoint.State{}); return err },
+		"zero ttl":  func() error { _, err := s.Acquire(context.Background(), "a", t0, 0, checkpoint.State{}); return err },
+		"zero now": func() error {
+			_, err := s.Acquire(context.Background(), "a", time.Time{}, ttl, checkpoint.State{})
+			return err
+		},
 	} {
 		if err := call(); err == nil {
 			t.Errorf("%s: err = nil", name)

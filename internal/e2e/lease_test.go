@@ -106,3 +106,46 @@ func setLease(t *testing.T, client *aztables.Client, key, holder string, until t
 		t.Fatalf("overwrite the lease: %v", err)
 	}
 }
+
+// A checkpoint left at zero, by a version whose first run failed before its
+// first save (it created the entity empty), is read as no position: the run
+// starts at the initial lookback instead of at the start of time.
+func TestCheckpointLeftAtZeroStartsAtTheLookback(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mcasapi.Options{Seed: 15}, nil)
+	sim, now := w.stack.Sim, time.Now()
+	gen := sim.Generator()
+	sim.Backfill(gen, now.Add(-3*time.Hour), now.Add(-2*time.Hour-time.Minute), 40) // before the lookback
+	sim.Backfill(gen, now.Add(-time.Hour), now.Add(-5*time.Second), 100)
+
+	client, err := checkpoint.NewClientFromConnectionString(w.stack.Azurite.ConnectionString(), w.settings["CHECKPOINT_TABLE"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(w.stack.APIURL)
+	store, err := checkpoint.NewStore(client, strings.ToLower(u.Host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old, err := store.Acquire(ctx, "old-version", time.Now(), 15*time.Second, checkpoint.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Release(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	p := w.start()
+	p.drain(t, 10)
+	if !p.waitOutput("the checkpoint holds no position", 2*time.Second) {
+		t.Errorf("the handler did not say it found the checkpoint at zero:\n%s", tail(p.out.String(), 1500))
+	}
+	var want []mcasapi.Activity
+	for _, a := range sim.Activities() {
+		if a.Created >= now.Add(-2*time.Hour).UnixMilli() {
+			want = append(want, a)
+		}
+	}
+	w.checkExactlyOnce(want, nil)
+}

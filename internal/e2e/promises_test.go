@@ -245,12 +245,16 @@ func TestIngestionTransientFaultsAndSplits(t *testing.T) {
 
 // Promise 6 and 5: a rejected token fails with a message saying 401; a token
 // rotated in Key Vault is picked up without a restart; Key Vault is read
-// only when needed; no token appears anywhere.
+// only when needed; no token appears anywhere. The first run of a fresh
+// deployment fails so (the token not set right yet), and the runs after it
+// still start at the initial lookback, not at the start of time.
 func TestWrongThenRotatedToken(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, mcasapi.Options{Seed: 6}, nil)
 	sim, now := w.stack.Sim, time.Now()
-	sim.Backfill(sim.Generator(), now.Add(-time.Hour), now.Add(-5*time.Second), 300)
+	gen := sim.Generator()
+	sim.Backfill(gen, now.Add(-3*time.Hour), now.Add(-2*time.Hour-time.Minute), 40) // before the lookback
+	sim.Backfill(gen, now.Add(-time.Hour), now.Add(-5*time.Second), 300)
 	const wrong = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 	w.stack.KeyVault.SetSecret("mcas-api-token", wrong+"\n")
 	p := w.start()
@@ -266,7 +270,16 @@ func TestWrongThenRotatedToken(t *testing.T) {
 	}
 	w.stack.KeyVault.SetSecret("mcas-api-token", "  "+w.stack.Token+"\n")
 	p.drain(t, 10)
-	w.checkExactlyOnce(sim.Activities(), nil)
+	var want []mcasapi.Activity
+	for _, a := range sim.Activities() {
+		if a.Created >= now.Add(-2*time.Hour).UnixMilli() {
+			want = append(want, a)
+		}
+	}
+	if len(want) != 300 {
+		t.Fatalf("test setup: %d activities in the lookback, want 300", len(want))
+	}
+	w.checkExactlyOnce(want, nil)
 	reads := w.stack.KeyVault.Reads()
 	if reads != 3 {
 		t.Errorf("Key Vault read %d times after rotation, want 3", reads)

@@ -49,7 +49,7 @@ type Uploader interface {
 
 // LeaseStore hands out the tenant's lease and checkpoint; *checkpoint.Store is one.
 type LeaseStore interface {
-	Acquire(ctx context.Context, holder string, now time.Time, ttl time.Duration) (*checkpoint.Lease, error)
+	Acquire(ctx context.Context, holder string, now time.Time, ttl time.Duration, initial checkpoint.State) (*checkpoint.Lease, error)
 }
 
 // Settings are the knobs of a run, from the configuration.
@@ -116,7 +116,10 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 
 	holder := newHolderID()
 	ttl := r.leaseTTL()
-	lease, err := r.deps.Store.Acquire(ctx, holder, start, ttl)
+	// A first run creates the checkpoint at the initial lookback, so that a
+	// run failing before its first save leaves that starting point behind.
+	initial := checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}}
+	lease, err := r.deps.Store.Acquire(ctx, holder, start, ttl, initial)
 	var busy *checkpoint.BusyError
 	switch {
 	case errors.As(err, &busy):
@@ -309,13 +312,19 @@ func (g *guardedUploader) Upload(ctx context.Context, stream string, b *sentinel
 	return g.Uploader.Upload(ctx, stream, b)
 }
 
-// initialState is the checkpoint, or on the very first run a cursor at the
-// initial lookback.
+// initialState is the checkpoint; on the very first run, Acquire created it
+// at the initial lookback. One at zero (no cursor, no scan, nothing scanned)
+// was left by an earlier version whose first run stopped before its first
+// save: it too starts at the initial lookback, from this run, instead of
+// reading everything the API holds.
 func (r *Runner) initialState(lease *checkpoint.Lease, start time.Time, log *slog.Logger) checkpoint.State {
 	state := lease.State()
-	if !lease.Found() {
-		state.Cursor = checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}
+	switch {
+	case !lease.Found():
 		log.Info("first run: starting at the initial lookback", "from", msTime(state.Cursor.CreatedMs))
+	case state.Cursor.CreatedMs == 0 && state.Scan == nil && state.ScannedToMs == 0:
+		state.Cursor = checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}
+		log.Warn("the checkpoint holds no position (a first run stopped before saving one): starting at the initial lookback", "from", msTime(state.Cursor.CreatedMs))
 	}
 	return state
 }

@@ -204,7 +204,7 @@ type leaseStore struct {
 	err   error
 }
 
-func (s leaseStore) Acquire(ctx context.Context, _ string, _ time.Time, _ time.Duration) (*checkpoint.Lease, error) {
+func (s leaseStore) Acquire(ctx context.Context, _ string, _ time.Time, _ time.Duration, _ checkpoint.State) (*checkpoint.Lease, error) {
 	if s.block {
 		<-ctx.Done()
 		return nil, fmt.Errorf("get the checkpoint entity: %w", ctx.Err())

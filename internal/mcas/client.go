@@ -223,17 +223,18 @@ func (c *Client) Activities(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("build activities query: %w", err)
 	}
-	raw, err := c.do(ctx, body)
+	raw, token, err := c.do(ctx, body)
 	if err != nil {
 		return Page{}, err
 	}
-	return c.ownedPage(raw)
+	return c.ownedPage(raw, token)
 }
 
 // ownedPage decodes raw into a page that owns it, or keeps raw for reuse
-// when it is not a page.
-func (c *Client) ownedPage(raw []byte) (Page, error) {
-	page, err := decodePage(raw)
+// when it is not a page. token is the one the request carried, to be kept
+// out of the error.
+func (c *Client) ownedPage(raw []byte, token string) (Page, error) {
+	page, err := decodePage(raw, token)
 	if err != nil {
 		c.keepBuffer(raw)
 		return Page{}, err
@@ -243,11 +244,12 @@ func (c *Client) ownedPage(raw []byte) (Page, error) {
 }
 
 // decodePage decodes the list envelope. A body that is not the envelope
-// (an HTML page, truncated JSON, a missing data array) is ErrBadResponse.
-func decodePage(raw []byte) (Page, error) {
+// (an HTML page, truncated JSON, a missing data array) is ErrBadResponse,
+// quoting the start of the body without token in it.
+func decodePage(raw []byte, token string) (Page, error) {
 	env, err := envelope.Decode(raw)
 	if err != nil {
-		return Page{}, &BadResponseError{Reason: err.Error(), Snippet: snippet(raw)}
+		return Page{}, &BadResponseError{Reason: err.Error(), Snippet: redactedSnippet(raw, token)}
 	}
 	total, err := strconv.ParseFloat(string(env.Total), 64)
 	if err != nil {
@@ -258,8 +260,9 @@ func decodePage(raw []byte) (Page, error) {
 
 // do sends body, pacing every attempt, until the API answers 200 or the
 // failure is final, and returns the 200 body whole, in a buffer of its own
-// (a kept one when there is one): the page's activities are slices of it.
-func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
+// (a kept one when there is one): the page's activities are slices of it,
+// with the token the request carried.
+func (c *Client) do(ctx context.Context, body []byte) ([]byte, string, error) {
 	buf := c.takeBuffer()
 	var (
 		failures  int  // 5xx and connection failures so far
@@ -269,14 +272,14 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
 	for {
 		token, err := c.tokens.Token(ctx)
 		if err != nil {
-			return nil, &TokenError{Err: err}
+			return nil, "", &TokenError{Err: err}
 		}
 		if err := c.pacer.Wait(ctx); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		raw, err := c.attempt(ctx, token, body, buf)
 		if err == nil {
-			return raw, nil
+			return raw, token, nil
 		}
 		var apiErr *APIError
 		switch {
@@ -293,17 +296,17 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, error) {
 			}
 			throttles++
 			if err := sleep(ctx, wait); err != nil {
-				return nil, fmt.Errorf("throttled by the activities API (429), waiting %s: %w", wait.Round(time.Millisecond), err)
+				return nil, "", fmt.Errorf("throttled by the activities API (429), waiting %s: %w", wait.Round(time.Millisecond), err)
 			}
 			continue
 		case isTransient(err) && failures < c.opts.MaxRetries:
 			if serr := sleep(ctx, c.backoff(failures)); serr != nil {
-				return nil, fmt.Errorf("%w; not retried: %w", err, serr)
+				return nil, "", fmt.Errorf("%w; not retried: %w", err, serr)
 			}
 			failures++
 			continue
 		}
-		return nil, err
+		return nil, "", err
 	}
 }
 
@@ -344,7 +347,7 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte, buf []b
 		return nil, &BadResponseError{Reason: fmt.Sprintf("the page exceeds %d MiB", maxPageBytes>>20)}
 	}
 	if ct := resp.Header.Get("Content-Type"); looksHTML(ct, raw) {
-		return nil, &BadResponseError{Reason: "an HTML page (Content-Type " + strconv.Quote(ct) + ") instead of JSON", Snippet: snippet([]byte(redact(string(raw), token)))}
+		return nil, &BadResponseError{Reason: "an HTML page (Content-Type " + strconv.Quote(ct) + ") instead of JSON", Snippet: redactedSnippet(raw, token)}
 	}
 	return raw, nil
 }

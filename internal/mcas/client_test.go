@@ -242,7 +242,7 @@ func isBadResponse(err error) bool {
 func TestDecodePageToleratesAnOddTotal(t *testing.T) {
 	// total is approximate and unused: a value Go cannot hold must not cost the page.
 	for _, body := range []string{`{"total":1e400,"hasNext":false,"data":[{"_id":"a"}]}`, `{"total":"many","data":[{"_id":"a"}]}`, `{"data":[{"_id":"a"}]}`} {
-		page, err := decodePage([]byte(body))
+		page, err := decodePage([]byte(body), "")
 		if err != nil || len(page.Data) != 1 {
 			t.Errorf("decodePage(%s) = %d activities, %v; want the one activity", body, len(page.Data), err)
 		}
@@ -367,5 +367,46 @@ func TestEarlierPagesStayIntact(t *testing.T) {
 		if diff := cmp.Diff(want, string(p.Data[0])); diff != "" {
 			t.Errorf("page %d after later calls (-want +got):\n%s", i+1, diff)
 		}
+	}
+}
+
+// A 200 answer that is not a page and echoes the Authorization header (a
+// misbehaving proxy or server) fails without the token, or any part of it,
+// in the error: the message quotes the body's start, and a token cut by that
+// quote would escape a redaction of the whole token further up.
+func TestBadAnswerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
+	for name, body := range map[string]func(auth string) string{
+		"truncated JSON": func(auth string) string { return `{"echo":"` + auth + `","data":[` },
+		"no data array":  func(auth string) string { return `{"echo":"` + auth + `"}` },
+		"plain text":     func(auth string) string { return `debug: Authorization: ` + auth },
+		"token cut by the quote": func(auth string) string {
+			return `{"x":"` + strings.Repeat("p", maxMessage-40) + `","echo":"` + auth + `"}`
+		},
+		"scan: nextQueryFilters": func(auth string) string {
+			return `{"hasNext":true,"nextQueryFilters":"` + auth + `","data":[]}`
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(body(r.Header.Get("Authorization"))))
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL+"/api/v1/activities/", &tokens{values: []string{secretToken}}, &countingPacer{}, Options{HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(name, "scan") {
+				_, err = c.Scan(context.Background(), json.RawMessage(`{}`), MinScanLimit)
+			} else {
+				_, err = c.Activities(context.Background(), Query{CreatedFrom: 1, CreatedTo: 2})
+			}
+			if !isBadResponse(err) {
+				t.Fatalf("error %v (%T), want a *BadResponseError", err, err)
+			}
+			if msg := err.Error(); strings.Contains(msg, secretToken[:16]) || strings.Contains(msg, secretToken[len(secretToken)-16:]) {
+				t.Errorf("the error reveals the token or part of it: %s", msg)
+			}
+		})
 	}
 }

@@ -40,7 +40,7 @@ func FuzzDecodePage(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		page, err := decodePage(raw)
+		page, err := decodePage(raw, "")
 		if err != nil {
 			var bad *BadResponseError
 			if !errors.As(err, &bad) {
@@ -72,7 +72,7 @@ func FuzzDecodePage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode the page: %v", err)
 		}
-		page2, err := decodePage(again)
+		page2, err := decodePage(again, "")
 		if err != nil {
 			t.Fatalf("the page re-encoded does not decode: %v", err)
 		}

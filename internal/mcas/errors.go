@@ -116,6 +116,12 @@ func snippet(raw []byte) string {
 	return truncate(string(raw[:min(len(raw), maxMessage)]))
 }
 
+// redactedSnippet is snippet of raw with token removed first, so that a
+// token the cut would split leaves no part of itself behind.
+func redactedSnippet(raw []byte, token string) string {
+	return snippet([]byte(redact(string(raw[:min(len(raw), maxMessage+len(token))]), token)))
+}
+
 func truncate(s string) string {
 	if len(s) <= maxMessage {
 		return s

@@ -54,17 +54,18 @@ func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (
 	if err != nil {
 		return ScanPage{}, fmt.Errorf("build scan query: %w", err)
 	}
-	raw, err := c.do(ctx, body)
+	raw, token, err := c.do(ctx, body)
 	if err != nil {
 		return ScanPage{}, err
 	}
-	page, err := c.ownedPage(raw)
+	page, err := c.ownedPage(raw, token)
 	if err != nil {
 		return ScanPage{}, err
 	}
 	if page.HasNext && (len(page.NextQueryFilters) == 0 || page.NextQueryFilters[0] != '{') {
-		page.Release()
-		return ScanPage{}, &BadResponseError{Reason: "hasNext is true but nextQueryFilters is not an object", Snippet: snippet(page.NextQueryFilters)}
+		err := &BadResponseError{Reason: "hasNext is true but nextQueryFilters is not an object", Snippet: redactedSnippet(page.NextQueryFilters, token)}
+		page.Release() // NextQueryFilters is a slice of the page's buffer
+		return ScanPage{}, err
 	}
 	return ScanPage{Data: page.Data, HasNext: page.HasNext, NextQueryFilters: page.NextQueryFilters, Compact: page.Compact, body: page.body}, nil
 }

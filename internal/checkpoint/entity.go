@@ -82,6 +82,30 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // encodeEntity renders rec as the entity JSON for the Table service, with
 // explicit Edm.Int64 annotations so 64-bit values round-trip. (It does not use
 // aztables.EDMEntity: its MarshalJSON doubles single quotes in the keys.)
+// CheckScan reports whether a save holding sc would be refused: its filters
+// are not JSON, or it is longer than a property of the entity may be. A
+// scan run checks each page's position before forwarding any of its rows,
+// since a save refused after an accepted upload would have that upload's
+// rows sent again by every later run.
+func CheckScan(sc Scan) error {
+	_, err := encodeScan(&sc)
+	return err
+}
+
+func encodeScan(sc *Scan) ([]byte, error) {
+	if sc.Done < 0 || !json.Valid(sc.Filters) {
+		return nil, fmt.Errorf("encode %s: done %d, filters valid JSON: %v", propScanState, sc.Done, json.Valid(sc.Filters))
+	}
+	b, err := marshalNoEscape(sc)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", propScanState, err)
+	}
+	if len(b) > maxSeenUnits {
+		return nil, fmt.Errorf("encode %s: %d bytes exceed the property limit of %d", propScanState, len(b), maxSeenUnits)
+	}
+	return b, nil
+}
+
 func encodeEntity(key string, rec record) ([]byte, error) {
 	seen := rec.State.Cursor.Seen
 	if seen == nil {
@@ -96,15 +120,9 @@ func encodeEntity(key string, rec record) ([]byte, error) {
 	}
 	scanJSON := ""
 	if sc := rec.State.Scan; sc != nil {
-		if sc.Done < 0 || !json.Valid(sc.Filters) {
-			return nil, fmt.Errorf("encode %s: done %d, filters valid JSON: %v", propScanState, sc.Done, json.Valid(sc.Filters))
-		}
-		b, err := marshalNoEscape(sc)
+		b, err := encodeScan(sc)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", propScanState, err)
-		}
-		if len(b) > maxSeenUnits {
-			return nil, fmt.Errorf("encode %s: %d bytes exceed the property limit", propScanState, len(b))
+			return nil, err
 		}
 		scanJSON = string(b)
 	}

@@ -25,6 +25,10 @@ const (
 	// FunctionTimeoutMargin is the least time MCAS_RUN_BUDGET leaves before
 	// host.json's functionTimeout, for the final upload and checkpoint save.
 	FunctionTimeoutMargin = time.Minute
+	// MaxScanFilters bounds MCAS_FILTERS (compacted) in scan mode. A scan
+	// saves its request's filters (these, the window, and what the API adds
+	// to its nextQueryFilters) in one checkpoint property of 30,000 bytes.
+	MaxScanFilters = 16_000
 	// MaxRequestsPerMinute bounds MCAS_REQUESTS_PER_MINUTE.
 	MaxRequestsPerMinute = 10000
 )
@@ -195,6 +199,12 @@ func Load(getenv func(string) string, opts ...Option) (*Config, error) {
 	c.ScanMode = l.boolean(EnvScanMode)
 	c.HealthStream = l.stream(EnvHealthStream)
 	c.Filters = l.filters()
+	if c.ScanMode && len(c.Filters) > 0 {
+		if b, _ := json.Marshal(c.Filters); len(b) > MaxScanFilters {
+			l.add(EnvFilters, "%d bytes is too long for scan mode (%s=true): a scan keeps its request's filters in the checkpoint, and these may take at most %d bytes; narrow the filters or leave scan mode off",
+				len(b), EnvScanMode, MaxScanFilters)
+		}
+	}
 	c.ClientID = l.clientID()
 
 	if len(l.problems) > 0 {

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -85,6 +86,16 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// longUserFilter names 1,100 users: about 32 KB, more than a scan's
+// checkpoint can hold, and fine in list mode, which keeps only a digest.
+var longUserFilter = func() string {
+	users := make([]string, 1100)
+	for i := range users {
+		users[i] = fmt.Sprintf("%q", fmt.Sprintf("user%06d@contoso.example", i))
+	}
+	return `{"user.username":{"eq":[` + strings.Join(users, ",") + `]}}`
+}()
+
 func TestLoadGood(t *testing.T) {
 	tests := []struct {
 		name string
@@ -148,6 +159,8 @@ func TestLoadGood(t *testing.T) {
 			map[string]string{"service": `{"eq":[11161,20893]}`, "ip.address": `{"neq":["10.0.0.1"]}`, "date": `{"gte_ndays":1}`}},
 		{"filters empty object", map[string]string{EnvFilters: `{}`},
 			func(c *Config) any { return len(c.Filters) }, 0},
+		{"long filters in list mode", map[string]string{EnvFilters: longUserFilter},
+			func(c *Config) any { return len(c.Filters["user.username"]) > MaxScanFilters }, true},
 		{"client id", map[string]string{EnvClientID: " 3f2504e0-4f89-11d3-9a0c-0305e82c3301 "},
 			func(c *Config) any { return c.ClientID }, "3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
 	}
@@ -240,6 +253,7 @@ func TestLoadBad(t *testing.T) {
 		{"rpm fraction", map[string]string{EnvRequestsPerMinute: "0.5"}, EnvRequestsPerMinute, "not an integer"},
 		{"rpm word", map[string]string{EnvRequestsPerMinute: "thirty"}, EnvRequestsPerMinute, "not an integer"},
 		{"scan mode", map[string]string{EnvScanMode: "yes"}, EnvScanMode, `"yes" is not a boolean (want true or false)`},
+		{"filters too long for scan mode", map[string]string{EnvScanMode: "true", EnvFilters: longUserFilter}, EnvFilters, "too long for scan mode (MCAS_SCAN_MODE=true)"},
 		{"filters not json", map[string]string{EnvFilters: `{service:1}`}, EnvFilters, "not a JSON object"},
 		{"filters array", map[string]string{EnvFilters: `[{"service":{"eq":[1]}}]`}, EnvFilters, "not a JSON object"},
 		{"filters null", map[string]string{EnvFilters: `null`}, EnvFilters, "not a JSON object"},

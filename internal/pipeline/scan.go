@@ -96,6 +96,12 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		if page.HasNext && len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
 			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
 		}
+		// Every row of the page is saved as a position naming its request:
+		// one the checkpoint cannot hold must stop the run before any of the
+		// page's rows goes out, or every later run would send them again.
+		if err := checkpoint.CheckScan(checkpoint.Scan{Filters: filters, Done: len(page.Data), WindowEndMs: sc.WindowEndMs}); err != nil {
+			return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the scan's request filters (%d bytes) cannot be saved in the checkpoint, so none of its page was sent: %w", len(filters), err)}
+		}
 		if page.HasNext && !stop.stopped() {
 			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
 		}

@@ -89,6 +89,25 @@ func (l *Lease) Renew(ctx context.Context, now time.Time) error {
 	})
 }
 
+// HoldOff renews the lease as Renew does and makes sure that a holder taking
+// it over after it expired (this one having died) makes no API call before
+// until: when until falls after the renewed expiry, it is written as
+// NextCallNotBefore, which Acquire honours as it does a release's. A run
+// calls it before each API call whose interval its lease's life cannot
+// cover.
+func (l *Lease) HoldOff(ctx context.Context, now, until time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.write(ctx, "renew", func(base record) (record, error) {
+		base.LeaseExpiresMs = l.extended(base, now)
+		if u := timeMs(until); u > base.LeaseExpiresMs {
+			base.NextCallNotBeforeMs = max(base.NextCallNotBeforeMs, u)
+		}
+		base.UpdatedAt = now
+		return base, nil
+	})
+}
+
 // Save stores st and extends the lease to now+ttl, in one conditional write,
 // so a checkpoint is never saved under a lease that is no longer ours. Seen is
 // cut to its last MaxSeen ids (fewer when they are long). A cursor behind the

@@ -292,6 +292,41 @@ func TestLiveLeaseOfAnotherHolderIsBusy(t *testing.T) {
 	}
 }
 
+// HoldOff keeps a successor's first API call back to its until, through
+// the dead holder's lease: past the expiry it is written as
+// NextCallNotBefore, within it the expiry does the same.
+func TestHoldOffKeepsASuccessorBack(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		until    time.Duration // after the HoldOff
+		wantWait time.Duration // the successor's NotBefore, after the HoldOff
+	}{
+		{"past the lease's life", ttl + 30*time.Second, ttl + 30*time.Second},
+		{"within it", ttl - 10*time.Second, ttl},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newStore(t, "tenant")
+			a := acquire(t, s, "a", t0)
+			at := t0.Add(5 * time.Second)
+			if err := a.HoldOff(ctx, at, at.Add(tc.until)); err != nil {
+				t.Fatal(err)
+			}
+			if !a.Expires().Equal(at.Add(ttl)) {
+				t.Errorf("Expires() = %v, want renewed to %v", a.Expires(), at.Add(ttl))
+			}
+			// a dies; b takes over at the expiry.
+			b, err := s.Acquire(ctx, "b", at.Add(ttl), ttl, checkpoint.State{})
+			if err != nil {
+				t.Fatalf("Acquire at the dead lease's expiry: %v", err)
+			}
+			if want := at.Add(tc.wantWait); !b.NotBefore().Equal(want) {
+				t.Errorf("NotBefore() = %v, want %v", b.NotBefore(), want)
+			}
+		})
+	}
+}
+
 func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t, "tenant")

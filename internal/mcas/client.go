@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,11 @@ type TokenSource interface {
 // next slot falls after the run's deadline).
 type Pacer interface {
 	Wait(ctx context.Context) error
+	// Sent reports when the call Wait let through left: after its request
+	// was written, which a new connection (DNS, TCP, TLS) delays. The rate
+	// limit counts calls as they arrive, so the next one is spaced from
+	// this.
+	Sent(at time.Time)
 }
 
 // Options tune a Client; the zero value of each field means its default.
@@ -321,8 +327,15 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte, buf []b
 	req.Header.Set("Authorization", "Token "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	var wrote atomic.Int64 // set on the transport's goroutine
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
+	}))
 	c.calls.Add(1)
 	resp, err := c.http.Do(req)
+	if ns := wrote.Load(); ns != 0 {
+		c.pacer.Sent(time.Unix(0, ns))
+	}
 	if err != nil {
 		// *url.Error names the URL and the cause, never the headers.
 		return nil, &TransportError{Err: err}

@@ -42,9 +42,10 @@ func (t *tokens) Invalidate(string) {
 	t.invalidated++
 }
 
-type countingPacer struct{ n atomic.Int64 }
+type countingPacer struct{ n, sent atomic.Int64 }
 
 func (p *countingPacer) Wait(context.Context) error { p.n.Add(1); return nil }
+func (p *countingPacer) Sent(time.Time)             { p.sent.Add(1) }
 
 // api is a scripted Activities API: each request gets the next fault from
 // plan, then a valid one-activity page unless handled.
@@ -120,8 +121,8 @@ func TestRequestShape(t *testing.T) {
 	if a.auths[0] != "Token "+secretToken {
 		t.Errorf("Authorization = %q, want the Token scheme", a.auths[0])
 	}
-	if p.n.Load() != 1 || c.Stats().Calls != 1 {
-		t.Errorf("paced %d, calls %d; want 1 each", p.n.Load(), c.Stats().Calls)
+	if p.n.Load() != 1 || p.sent.Load() != 1 || c.Stats().Calls != 1 {
+		t.Errorf("paced %d, told sent %d, calls %d; want 1 each", p.n.Load(), p.sent.Load(), c.Stats().Calls)
 	}
 }
 

@@ -14,8 +14,10 @@ import (
 
 // pacer spaces one run's API calls: the process-wide limiter spaces calls
 // within this process, notBefore carries the spacing over from the previous
-// holder of the lease, and every call is made early enough in the lease that
-// a successor (which waits for the expiry) stays one interval behind it.
+// holder of the lease, each call is spaced from the previous one's
+// departure (which a new connection delays past its grant), and the lease
+// holds a successor (should this run die) off until one interval after
+// every call.
 type pacer struct {
 	limiter   *rate.Limiter
 	notBefore time.Time
@@ -23,7 +25,7 @@ type pacer struct {
 	interval  time.Duration
 
 	mu       sync.Mutex
-	lastCall time.Time
+	lastCall time.Time // the last call's grant, or its departure when later
 }
 
 // Wait implements mcas.Pacer.
@@ -31,14 +33,24 @@ func (p *pacer) Wait(ctx context.Context) error {
 	if err := waitUntil(ctx, p.notBefore); err != nil {
 		return err
 	}
+	p.mu.Lock()
+	last := p.lastCall
+	p.mu.Unlock()
+	if !last.IsZero() {
+		if err := waitUntil(ctx, last.Add(p.interval)); err != nil {
+			return err
+		}
+	}
 	r := p.limiter.Reserve()
 	if err := waitUntil(ctx, time.Now().Add(r.Delay())); err != nil {
 		r.Cancel()
 		return err
 	}
-	// The call must start before the lease's expiry minus one interval.
-	if time.Until(p.lease.Expires()) < p.interval+time.Second {
-		if err := p.lease.Renew(ctx, time.Now()); err != nil {
+	// A successor that takes the lease over after this run died waits for
+	// its expiry and for its NextCallNotBefore: one of them must fall one
+	// interval (and a second, for the call's way out) after this call.
+	if until := time.Now().Add(p.interval + time.Second); p.lease.Expires().Before(until) {
+		if err := p.lease.HoldOff(ctx, time.Now(), until); err != nil {
 			r.Cancel()
 			return fmt.Errorf("renew the lease before calling the API: %w", err)
 		}
@@ -47,6 +59,15 @@ func (p *pacer) Wait(ctx context.Context) error {
 	p.lastCall = time.Now()
 	p.mu.Unlock()
 	return nil
+}
+
+// Sent implements mcas.Pacer.
+func (p *pacer) Sent(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at.After(p.lastCall) {
+		p.lastCall = at
+	}
 }
 
 // nextAllowed is the earliest time the next holder may call the API.

@@ -101,11 +101,10 @@ func New(set Settings, deps Deps) *Runner {
 }
 
 // leaseTTL is how long a lease outlives its last renewal: a run that dies
-// holds up the next ones at most this long. It must leave room for one call
-// interval (see pacer.Wait) between renewals.
-func (r *Runner) leaseTTL() time.Duration {
-	return max(15*time.Second, 2*Interval(r.set.RequestsPerMinute)+5*time.Second)
-}
+// holds up the next ones at most this long, at any call rate. A successor
+// still makes no call within one interval of the dead run's last one: the
+// pacer holds it off through the lease (pacer.Wait).
+const leaseTTL = 15 * time.Second
 
 // Run performs one invocation's work. It returns a nil error with
 // Result.Skipped set when another invocation holds the lease.
@@ -115,7 +114,7 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	defer func() { res.Duration, res.Failed = time.Since(start), err != nil }()
 
 	holder := newHolderID()
-	ttl := r.leaseTTL()
+	ttl := leaseTTL
 	// A first run creates the checkpoint at the initial lookback, so that a
 	// run failing before its first save leaves that starting point behind.
 	initial := checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: start.Add(-r.set.InitialLookback).UnixMilli()}}

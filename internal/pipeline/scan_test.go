@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite/azuritetest"
-	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
@@ -55,14 +53,7 @@ func TestScanPositionTooLongForTheCheckpointSendsNothing(t *testing.T) {
 		raw, _ := json.Marshal(rec)
 		data = append(data, raw)
 	}
-	client, err := checkpoint.NewClientFromConnectionString(azuritetest.Start(t).ConnectionString(), "scancp", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := checkpoint.NewStore(client, "contoso.example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := newStore(t)
 	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
 	if err != nil {
 		t.Fatal(err)

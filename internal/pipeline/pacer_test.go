@@ -14,6 +14,7 @@ import (
 	"github.com/mcas-sentinel/mcas-sentinel/internal/azurite/azuritetest"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
 
 func TestMain(m *testing.M) { os.Exit(azuritetest.Main(m)) }
@@ -121,5 +122,38 @@ func TestDeadRunHoldsTheNextOffOneIntervalAtAnyRate(t *testing.T) {
 			t.Errorf("rpm %d: the next run may call at %s, %s after the dead run's call; want at least the interval %s",
 				rpm, next.NotBefore().Format(time.StampMilli), next.NotBefore().Sub(called), Interval(rpm))
 		}
+	}
+}
+
+// No upload starts on a lease about to run out because renewals have been
+// failing: another invocation could take it over and send the same rows.
+func TestNoUploadOnALeaseAboutToRunOut(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		left    time.Duration
+		wantErr bool
+	}{
+		{"renewed", leaseTTL, false},
+		{"two renewals missed", leaseMargin - time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lease, err := newStore(t).Acquire(context.Background(), "h", time.Now().Add(tc.left-leaseTTL), leaseTTL, checkpoint.State{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner := &uploader{}
+			g := &guardedUploader{Uploader: inner, lost: func() error { return nil }, lease: lease}
+			b := sentinel.NewBatch()
+			if ok, err := b.Append([]byte(`{"ActivityId":"a"}`)); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			_, err = g.Upload(context.Background(), "Custom-X", b)
+			if got := err != nil; got != tc.wantErr {
+				t.Fatalf("Upload with %s of the lease left: %v, want an error: %v", tc.left, err, tc.wantErr)
+			}
+			if tc.wantErr && (ClassOf(err) != ClassCheckpoint || len(inner.got) != 0) {
+				t.Errorf("refused upload: class %q, %d sent; want %q and nothing sent", ClassOf(err), len(inner.got), ClassCheckpoint)
+			}
+		})
 	}
 }

@@ -163,7 +163,13 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 			case <-hbCtx.Done():
 				return
 			case <-t.C:
-				if err := lease.Renew(hbCtx, time.Now()); errors.Is(err, checkpoint.ErrLeaseLost) {
+				// Bounded, so that a request that hangs neither holds the
+				// lease's lock (saves wait on it) nor stops later renewals;
+				// the Lease sorts out at its next write whether it landed.
+				rctx, cancel := context.WithTimeout(hbCtx, ttl/3)
+				err := lease.Renew(rctx, time.Now())
+				cancel()
+				if errors.Is(err, checkpoint.ErrLeaseLost) {
 					lostMu.Lock()
 					leaseErr = err
 					lostMu.Unlock()
@@ -194,7 +200,7 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 	}()
 	// An unfinished scan window is finished in scan mode even when the
 	// setting was turned off: its forwarded pages must not be read again.
-	up := &guardedUploader{Uploader: r.deps.Uploader, lost: lost}
+	up := &guardedUploader{Uploader: r.deps.Uploader, lost: lost, lease: lease}
 	if r.set.ScanMode || lease.State().Scan != nil {
 		err = r.syncScan(fetchCtx, context.WithoutCancel(ctx), stop, lease, src, up, &res, log)
 	} else {
@@ -298,15 +304,27 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 	return nil
 }
 
-// guardedUploader refuses to start an upload once the lease is lost.
+// guardedUploader refuses to start an upload once the lease is lost, or
+// when it is about to run out because renewals have been failing: another
+// process could take it over and send the same rows.
 type guardedUploader struct {
 	Uploader
-	lost func() error
+	lost  func() error
+	lease interface{ Expires() time.Time }
 }
+
+// leaseMargin is the least life a lease must have left for an upload to
+// start. The heartbeat renews every leaseTTL/3, so a lease with less left
+// has missed two renewals.
+const leaseMargin = leaseTTL / 3
 
 func (g *guardedUploader) Upload(ctx context.Context, stream string, b *sentinel.Batch) (sentinel.UploadStats, error) {
 	if err := g.lost(); err != nil {
 		return sentinel.UploadStats{}, err
+	}
+	if left := time.Until(g.lease.Expires()); left < leaseMargin {
+		return sentinel.UploadStats{}, &Error{Class: ClassCheckpoint, Err: fmt.Errorf("the lease could not be renewed (%s of it left, runs out at %s): no upload starts that another invocation could repeat",
+			left.Round(time.Millisecond), g.lease.Expires().UTC().Format(time.RFC3339Nano))}
 	}
 	return g.Uploader.Upload(ctx, stream, b)
 }

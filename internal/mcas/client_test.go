@@ -126,6 +126,25 @@ func TestRequestShape(t *testing.T) {
 	}
 }
 
+func TestScanRequestShape(t *testing.T) {
+	a := &api{valid: secretToken}
+	c, _ := newTestClient(t, a, &tokens{values: []string{secretToken}}, &countingPacer{})
+	filters := json.RawMessage(`{"date":{"lte":2000,"range":{"start":1000,"end":2000}},"service":{"eq":[11161]}}`)
+	if _, err := c.Scan(context.Background(), filters, 99999); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"filters":       map[string]any{"date": map[string]any{"lte": 2000.0, "range": map[string]any{"start": 1000.0, "end": 2000.0}}, "service": map[string]any{"eq": []any{11161.0}}},
+		"isScan":        true,
+		"limit":         float64(MaxScanLimit),
+		"sortField":     "date",
+		"sortDirection": "desc",
+	}
+	if diff := cmp.Diff(want, a.bodies[0]); diff != "" {
+		t.Errorf("scan request body (-want +got):\n%s", diff)
+	}
+}
+
 func TestNewClientRequiresTrailingSlash(t *testing.T) {
 	if _, err := NewClient("https://t.us3.portal.cloudappsecurity.com/api/v1/activities", &tokens{}, &countingPacer{}, Options{}); err == nil {
 		t.Error("NewClient accepted an activities URL without the trailing slash")

@@ -46,11 +46,15 @@ func ScanFilters(from, to int64, extra map[string]json.RawMessage) (json.RawMess
 // held back for the next page, so every row is listed once.
 func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (ScanPage, error) {
 	limit = min(max(limit, MinScanLimit), MaxScanLimit)
+	// The sort is the scan's own (date, descending, its documented
+	// default), sent anyway: the API's defaults are not to be relied on.
 	body, err := json.Marshal(struct {
-		Filters json.RawMessage `json:"filters"`
-		IsScan  bool            `json:"isScan"`
-		Limit   int             `json:"limit"`
-	}{filters, true, limit})
+		Filters       json.RawMessage `json:"filters"`
+		IsScan        bool            `json:"isScan"`
+		Limit         int             `json:"limit"`
+		SortField     string          `json:"sortField"`
+		SortDirection string          `json:"sortDirection"`
+	}{filters, true, limit, "date", "desc"})
 	if err != nil {
 		return ScanPage{}, fmt.Errorf("build scan query: %w", err)
 	}

@@ -198,10 +198,8 @@ func (r *Runner) Run(ctx context.Context, log *slog.Logger) (res Result, err err
 		st := src.Stats()
 		res.APICalls, res.Throttled = st.Calls, st.Throttled
 	}()
-	// An unfinished scan window is finished in scan mode even when the
-	// setting was turned off: its forwarded pages must not be read again.
 	up := &guardedUploader{Uploader: r.deps.Uploader, lost: lost, lease: lease}
-	if r.set.ScanMode || lease.State().Scan != nil {
+	if r.scanMode(lease.State(), log) {
 		err = r.syncScan(fetchCtx, context.WithoutCancel(ctx), stop, lease, src, up, &res, log)
 	} else {
 		err = r.sync(fetchCtx, context.WithoutCancel(ctx), stop, lease, src, up, &res, log)
@@ -327,6 +325,24 @@ func (g *guardedUploader) Upload(ctx context.Context, stream string, b *sentinel
 			left.Round(time.Millisecond), g.lease.Expires().UTC().Format(time.RFC3339Nano))}
 	}
 	return g.Uploader.Upload(ctx, stream, b)
+}
+
+// scanMode reports whether the run reads in scan mode. An unfinished scan
+// window is finished in scan mode even when the setting was turned off: its
+// forwarded pages must not be read again. And scan mode waits while list
+// mode's cursor sits inside a tie it has forwarded more of than the ids it
+// keeps (Cursor.Seen): a scan knows what it forwarded at the cursor's
+// millisecond only by those ids, and would send the others again.
+func (r *Runner) scanMode(st checkpoint.State, log *slog.Logger) bool {
+	switch {
+	case st.Scan != nil:
+		return true
+	case r.set.ScanMode && st.Cursor.Skip > len(st.Cursor.Seen):
+		log.Info("scan mode waits: list mode finishes the activities sharing the checkpoint's millisecond first",
+			"created", msTime(st.Cursor.CreatedMs), "forwarded", st.Cursor.Skip, "ids_kept", len(st.Cursor.Seen))
+		return false
+	}
+	return r.set.ScanMode
 }
 
 // initialState is the checkpoint; on the very first run, Acquire created it

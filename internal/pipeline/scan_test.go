@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 	"github.com/mcas-sentinel/mcas-sentinel/schema"
@@ -71,5 +72,60 @@ func TestScanPositionTooLongForTheCheckpointSendsNothing(t *testing.T) {
 	}
 	if len(up.got) != 0 {
 		t.Errorf("%d uploads, want none: the rows' position could never be saved", len(up.got))
+	}
+}
+
+// modeSource answers list calls with an empty last page and counts the
+// calls of each mode.
+type modeSource struct{ list, scan *int }
+
+func (s modeSource) Activities(context.Context, mcas.Query) (mcas.Page, error) {
+	*s.list++
+	return mcas.Page{}, nil
+}
+func (s modeSource) Scan(context.Context, json.RawMessage, int) (mcas.ScanPage, error) {
+	*s.scan++
+	return mcas.ScanPage{}, nil
+}
+func (s modeSource) Stats() mcas.Stats { return mcas.Stats{} }
+
+// Turned on while list mode's cursor sits inside a tie, scan mode waits
+// until list mode has passed it when the checkpoint no longer holds the id
+// of every activity forwarded at that millisecond (more than MaxSeen share
+// it): the scan would tell them apart only by those ids.
+func TestScanModeWaitsForAListTieItCannotTellApart(t *testing.T) {
+	created := time.Now().Add(-time.Hour).UnixMilli()
+	for _, tc := range []struct {
+		name     string
+		cursor   checkpoint.Cursor
+		wantScan bool
+	}{
+		{"every id kept", checkpoint.Cursor{CreatedMs: created, Skip: 2, Seen: []string{"a", "b"}}, true},
+		{"more forwarded than kept", checkpoint.Cursor{CreatedMs: created, Skip: 3, Seen: []string{"b", "c"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore(t)
+			ctx := context.Background()
+			l, err := store.Acquire(ctx, "list-mode run", time.Now(), leaseTTL, checkpoint.State{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Save(ctx, checkpoint.State{Cursor: tc.cursor}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(ctx, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			var list, scan int
+			set := Settings{InitialLookback: time.Hour, SettleDelay: time.Second, RunBudget: time.Minute, RequestsPerMinute: 600, Stream: "Custom-X", ScanMode: true}
+			r := New(set, Deps{Store: store, Uploader: &uploader{}, Limiter: NewLimiter(600),
+				Source: func(mcas.Pacer) ActivitySource { return modeSource{list: &list, scan: &scan} }})
+			if _, err := r.Run(ctx, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatal(err)
+			}
+			if gotScan := scan > 0 && list == 0; gotScan != tc.wantScan || list+scan == 0 {
+				t.Errorf("%d list calls, %d scan calls; want scan mode: %v", list, scan, tc.wantScan)
+			}
+		})
 	}
 }

@@ -239,7 +239,10 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			err = werr
 		}
 	}()
-	var rowBuf []byte
+	var (
+		pageRows []byte    // the page's rows, built before any is batched
+		rows     []pageRow // where each is in pageRows
+	)
 
 	complete := cur.created > windowEnd // nothing can be read yet
 	for !complete && !res.MoreToDo {
@@ -256,16 +259,30 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			}
 			return &Error{Class: classifyAPI(err), Err: err}
 		}
+		// The whole page is built and checked before any of its rows is
+		// batched: an upload started part way through it saves a cursor
+		// past its rows so far, and an activity after them but created
+		// before them (the API out of order) would then never be read again.
+		pageRows, rows = pageRows[:0], rows[:0]
+		last := cur.created
 		for _, raw := range page.Data {
-			row, info, err := r.appendRow(rowBuf[:0], raw, page.Compact)
+			start := len(pageRows)
+			var info sentinel.RowInfo
+			pageRows, info, err = r.appendRow(pageRows, raw, page.Compact)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity in the API's answer: %w", err)}
 			}
-			rowBuf = row
-			if info.CreatedMs > windowEnd {
+			switch {
+			case info.CreatedMs > windowEnd:
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d after the requested window end %d: the API ignored the created filter", info.ID, info.CreatedMs, windowEnd)}
+			case info.CreatedMs < last:
+				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d, before %d earlier in the answer or at the cursor: the API did not honour the created-ascending order; nothing of this page was sent", info.ID, info.CreatedMs, last)}
 			}
-			dup, err := cur.advance(info.ID, info.CreatedMs)
+			last = info.CreatedMs
+			rows = append(rows, pageRow{start: start, end: len(pageRows), info: info})
+		}
+		for _, pr := range rows {
+			dup, err := cur.advance(pr.info.ID, pr.info.CreatedMs)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: err}
 			}
@@ -273,7 +290,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, cur.snapshot()); errors.Is(err, errStopped) {
+			if err := send.add(pr.info.ID, pageRows[pr.start:pr.end], cur.snapshot()); errors.Is(err, errStopped) {
 				res.MoreToDo = true
 				break
 			} else if err != nil {
@@ -300,6 +317,12 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 		res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	}
 	return nil
+}
+
+// pageRow is one row of a page built ahead of batching.
+type pageRow struct {
+	start, end int
+	info       sentinel.RowInfo
 }
 
 // guardedUploader refuses to start an upload once the lease is lost, or

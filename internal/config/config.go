@@ -346,22 +346,42 @@ func (l *loader) duration(name string) time.Duration {
 
 func (l *loader) hostJSON(find HostJSONFinder, budget time.Duration) (string, time.Duration) {
 	const name = "host.json"
+	override, sku := l.get(EnvFunctionTimeoutOverride), l.get(EnvWebsiteSKU)
 	path, data, err := find()
 	if err != nil {
 		l.add(name, "cannot read %s: %v", path, err)
 		return path, 0
 	}
-	if path == "" {
-		return "", 0
+	var (
+		timeout time.Duration
+		set     bool
+		source  string // names where timeout comes from, for the message
+	)
+	if path != "" {
+		if timeout, set, err = parseFunctionTimeout(data); err != nil {
+			l.add(name, "%s: %v", path, err)
+			return path, 0
+		}
+		source = fmt.Sprintf("host.json's functionTimeout (%%s in %s)", path)
 	}
-	timeout, err := parseFunctionTimeout(data)
-	if err != nil {
-		l.add(name, "%s: %v", path, err)
-		return path, 0
+	// The host's own order: an app setting overrides host.json, and with
+	// neither the plan's default applies.
+	if override != "" {
+		if timeout, err = parseTimeSpan(override); err != nil {
+			l.add(EnvFunctionTimeoutOverride, "%v", err)
+			return path, 0
+		}
+		set, source = true, "functionTimeout (%s in "+EnvFunctionTimeoutOverride+")"
+	}
+	if !set && path != "" {
+		var plan string
+		if timeout, plan, set = planDefaultTimeout(sku); set {
+			source = fmt.Sprintf("%s default functionTimeout (%%s: %s=%s, and %s sets none)", plan, EnvWebsiteSKU, sku, path)
+		}
 	}
 	if timeout > 0 && budget >= MinRunBudget && budget > timeout-FunctionTimeoutMargin {
-		l.add(EnvRunBudget, "%s must stay at least %s under host.json's functionTimeout (%s in %s): lower %s to at most %s or raise functionTimeout",
-			budget, FunctionTimeoutMargin, timeout, path, EnvRunBudget, max(timeout-FunctionTimeoutMargin, 0))
+		l.add(EnvRunBudget, "%s must stay at least %s under %s: lower %s to at most %s or raise functionTimeout",
+			budget, FunctionTimeoutMargin, fmt.Sprintf(source, timeout), EnvRunBudget, max(timeout-FunctionTimeoutMargin, 0))
 	}
 	return path, timeout
 }

@@ -572,6 +572,47 @@ func TestRepoHostJSON(t *testing.T) {
 	}
 }
 
+// The run budget is checked against the timeout the host applies: an app
+// setting overrides host.json, and with neither the plan's default holds
+// (5 minutes on the Consumption plan, under the default budget of 8).
+func TestFunctionTimeoutInTheHostsOrder(t *testing.T) {
+	tests := []struct {
+		name        string
+		env         map[string]string
+		hostJSON    string
+		wantTimeout time.Duration
+		wantProblem string
+	}{
+		{"app setting over host.json", map[string]string{EnvFunctionTimeoutOverride: "00:05:00"}, `{"functionTimeout":"00:10:00"}`, 0,
+			"MCAS_RUN_BUDGET: 8m0s must stay at least 1m0s under functionTimeout (5m0s in AzureFunctionsJobHost__functionTimeout): lower MCAS_RUN_BUDGET to at most 4m0s"},
+		{"app setting raises it", map[string]string{EnvFunctionTimeoutOverride: "00:30:00", EnvRunBudget: "20m"}, `{"functionTimeout":"00:10:00"}`, 30 * time.Minute, ""},
+		{"app setting not a timespan", map[string]string{EnvFunctionTimeoutOverride: "5m"}, `{}`, 0, `AzureFunctionsJobHost__functionTimeout: functionTimeout "5m" is not a TimeSpan`},
+		{"Consumption plan default", map[string]string{EnvWebsiteSKU: "Dynamic"}, `{"version":"2.0"}`, 0,
+			"MCAS_RUN_BUDGET: 8m0s must stay at least 1m0s under the Consumption plan's default functionTimeout (5m0s: WEBSITE_SKU=Dynamic, and /app/host.json sets none)"},
+		{"Consumption plan default, budget within", map[string]string{EnvWebsiteSKU: "Dynamic", EnvRunBudget: "4m"}, `{"version":"2.0"}`, 5 * time.Minute, ""},
+		{"Flex Consumption default", map[string]string{EnvWebsiteSKU: "FlexConsumption"}, `{"version":"2.0"}`, 30 * time.Minute, ""},
+		{"host.json over the plan default", map[string]string{EnvWebsiteSKU: "Dynamic"}, `{"functionTimeout":"00:10:00"}`, 10 * time.Minute, ""},
+		{"unbounded over the plan default", map[string]string{EnvWebsiteSKU: "ElasticPremium", EnvRunBudget: "2h"}, `{"functionTimeout":"-1"}`, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(getenv(tt.env), hostJSON(tt.hostJSON))
+			if tt.wantProblem == "" {
+				if err != nil {
+					t.Fatalf("Load() error = %v", err)
+				}
+				if c.FunctionTimeout != tt.wantTimeout {
+					t.Errorf("FunctionTimeout = %v, want %v", c.FunctionTimeout, tt.wantTimeout)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantProblem) {
+				t.Errorf("Load() error = %v, want it to contain %q", err, tt.wantProblem)
+			}
+		})
+	}
+}
+
 func TestNames(t *testing.T) {
 	want := []string{
 		"MCAS_API_URL", "KEY_VAULT_URI", "MCAS_TOKEN_SECRET_NAME", "LOGS_INGESTION_ENDPOINT", "LOGS_INGESTION_RULE_ID",

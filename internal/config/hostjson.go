@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,19 +58,34 @@ func defaultHostJSON(getenv func(string) string) HostJSONFinder {
 }
 
 // parseFunctionTimeout reads host.json's functionTimeout. It returns 0 when the
-// timeout is unbounded: -1, or absent (the plan's default is unknown here).
-func parseFunctionTimeout(data []byte) (time.Duration, error) {
+// timeout is unbounded (-1), and set false when host.json has none.
+func parseFunctionTimeout(data []byte) (timeout time.Duration, set bool, err error) {
 	var host struct {
 		FunctionTimeout *string `json:"functionTimeout"`
 	}
 	// The host reads host.json with comments and trailing commas allowed.
 	if err := json.Unmarshal(relaxedJSON(data), &host); err != nil {
-		return 0, fmt.Errorf("not valid JSON: %w", err)
+		return 0, false, fmt.Errorf("not valid JSON: %w", err)
 	}
 	if host.FunctionTimeout == nil {
-		return 0, nil
+		return 0, false, nil
 	}
-	return parseTimeSpan(*host.FunctionTimeout)
+	timeout, err = parseTimeSpan(*host.FunctionTimeout)
+	return timeout, err == nil, err
+}
+
+// planDefaultTimeout is functionTimeout's default on the plan that
+// WEBSITE_SKU names: 5 minutes on the Consumption plan ("Dynamic"), 30 on
+// the others (Flex Consumption, Premium, Dedicated). ok is false when sku is
+// empty: not in Azure, the plan is unknown.
+func planDefaultTimeout(sku string) (timeout time.Duration, plan string, ok bool) {
+	switch {
+	case sku == "":
+		return 0, "", false
+	case strings.EqualFold(sku, "Dynamic"):
+		return 5 * time.Minute, "the Consumption plan's", true
+	}
+	return 30 * time.Minute, "the " + sku + " plan's", true
 }
 
 // timeSpanRE matches the .NET TimeSpan forms used for functionTimeout:

@@ -25,12 +25,16 @@ const (
 )
 
 // Names of variables the binary also reads but does not own: the Functions
-// host's storage settings (the checkpoint's fallback) and the app root the host
-// passes to the handler process (where host.json is looked for).
+// host's storage settings (the checkpoint's fallback), the app root the host
+// passes to the handler process (where host.json is looked for), the app
+// setting that overrides host.json's functionTimeout, and the plan's SKU,
+// which decides functionTimeout when neither sets it.
 const (
-	EnvWebJobsStorage    = "AzureWebJobsStorage"
-	EnvWebJobsStorageURI = "AzureWebJobsStorage__tableServiceUri"
-	EnvAppRootPath       = "FUNCTIONS_APP_ROOT_PATH"
+	EnvWebJobsStorage          = "AzureWebJobsStorage"
+	EnvWebJobsStorageURI       = "AzureWebJobsStorage__tableServiceUri"
+	EnvAppRootPath             = "FUNCTIONS_APP_ROOT_PATH"
+	EnvFunctionTimeoutOverride = "AzureFunctionsJobHost__functionTimeout"
+	EnvWebsiteSKU              = "WEBSITE_SKU"
 )
 
 // Setting describes one setting: its name, its default ("" when it has none)
@@ -83,7 +87,7 @@ func Names() []string {
 // owns: AzureWebJobsStorage and AzureWebJobsStorage__tableServiceUri (the
 // checkpoint's fallback) and FUNCTIONS_APP_ROOT_PATH (where host.json is).
 func HostNames() []string {
-	return []string{EnvWebJobsStorage, EnvWebJobsStorageURI, EnvAppRootPath}
+	return []string{EnvWebJobsStorage, EnvWebJobsStorageURI, EnvAppRootPath, EnvFunctionTimeoutOverride, EnvWebsiteSKU}
 }
 
 func defaultOf(name string) string {

@@ -315,6 +315,17 @@ func (p *proc) drain(t *testing.T, maxRuns int) []invocation {
 	return nil
 }
 
+// createdSince returns the activities created at or after t.
+func createdSince(acts []mcasapi.Activity, t time.Time) []mcasapi.Activity {
+	var out []mcasapi.Activity
+	for _, a := range acts {
+		if a.Created >= t.UnixMilli() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // delivered counts the rows Sentinel accepted, by ActivityId.
 func (w *world) delivered() map[string]int {
 	got := map[string]int{}

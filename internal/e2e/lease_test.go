@@ -141,11 +141,5 @@ func TestCheckpointLeftAtZeroStartsAtTheLookback(t *testing.T) {
 	if !p.waitOutput("the checkpoint holds no position", 2*time.Second) {
 		t.Errorf("the handler did not say it found the checkpoint at zero:\n%s", tail(p.out.String(), 1500))
 	}
-	var want []mcasapi.Activity
-	for _, a := range sim.Activities() {
-		if a.Created >= now.Add(-2*time.Hour).UnixMilli() {
-			want = append(want, a)
-		}
-	}
-	w.checkExactlyOnce(want, nil)
+	w.checkExactlyOnce(createdSince(sim.Activities(), now.Add(-2*time.Hour)), nil)
 }

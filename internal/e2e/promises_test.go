@@ -39,12 +39,7 @@ func TestBackfillWithTiesAcrossPageBoundaries(t *testing.T) {
 	}
 	start := time.Now()
 	runs := p.drain(t, 10)
-	want := []mcasapi.Activity{}
-	for _, a := range sim.Activities() {
-		if a.Created >= start.Add(-2*time.Hour).UnixMilli() {
-			want = append(want, a)
-		}
-	}
+	want := createdSince(sim.Activities(), start.Add(-2*time.Hour))
 	if len(want) != 1500 {
 		t.Fatalf("test setup: %d activities in the lookback, want 1500", len(want))
 	}
@@ -270,12 +265,7 @@ func TestWrongThenRotatedToken(t *testing.T) {
 	}
 	w.stack.KeyVault.SetSecret("mcas-api-token", "  "+w.stack.Token+"\n")
 	p.drain(t, 10)
-	var want []mcasapi.Activity
-	for _, a := range sim.Activities() {
-		if a.Created >= now.Add(-2*time.Hour).UnixMilli() {
-			want = append(want, a)
-		}
-	}
+	want := createdSince(sim.Activities(), now.Add(-2*time.Hour))
 	if len(want) != 300 {
 		t.Fatalf("test setup: %d activities in the lookback, want 300", len(want))
 	}

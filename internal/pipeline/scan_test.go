@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,20 +39,8 @@ func TestScanPositionTooLongForTheCheckpointSendsNothing(t *testing.T) {
 	}
 	filters := map[string]json.RawMessage{"user.username": json.RawMessage(`{"eq":[` + strings.Join(users, ",") + `]}`)}
 
-	sample, err := os.ReadFile("../sentinel/testdata/sample_1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec map[string]any
-	if err := json.Unmarshal(sample, &rec); err != nil {
-		t.Fatal(err)
-	}
-	var data []json.RawMessage
-	for i := range 3 {
-		rec["_id"], rec["created"] = fmt.Sprintf("act-%d", i), time.Now().Add(-time.Hour).UnixMilli()
-		raw, _ := json.Marshal(rec)
-		data = append(data, raw)
-	}
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	data := sampleActivities(t, 3, func(int) int64 { return hourAgo })
 	store := newStore(t)
 	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
 	if err != nil {

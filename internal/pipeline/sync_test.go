@@ -36,12 +36,10 @@ func (s pagesSource) Scan(context.Context, json.RawMessage, int) (mcas.ScanPage,
 }
 func (s pagesSource) Stats() mcas.Stats { return mcas.Stats{} }
 
-// An answer out of created order fails the run, and the checkpoint does not
-// pass the activity out of order. Here a batch fills part way through the
-// third page, whose 91st activity was created before its first: had the
-// page's rows before it gone out in that batch, the checkpoint saved after
-// it would pass the late one, and no run would read it again.
-func TestOutOfOrderAnswerLosesNothing(t *testing.T) {
+// sampleActivities returns n copies of the sentinel package's sample
+// record, the i-th with _id act-i and created created(i).
+func sampleActivities(t *testing.T, n int, created func(i int) int64) []json.RawMessage {
+	t.Helper()
 	sample, err := os.ReadFile("../sentinel/testdata/sample_1.json")
 	if err != nil {
 		t.Fatal(err)
@@ -50,16 +48,29 @@ func TestOutOfOrderAnswerLosesNothing(t *testing.T) {
 	if err := json.Unmarshal(sample, &rec); err != nil {
 		t.Fatal(err)
 	}
+	acts := make([]json.RawMessage, n)
+	for i := range acts {
+		rec["_id"], rec["created"] = fmt.Sprintf("act-%03d", i), created(i)
+		acts[i], _ = json.Marshal(rec)
+	}
+	return acts
+}
+
+// An answer out of created order fails the run, and the checkpoint does not
+// pass the activity out of order. Here a batch fills part way through the
+// third page, whose 91st activity was created before its first: had the
+// page's rows before it gone out in that batch, the checkpoint saved after
+// it would pass the late one, and no run would read it again.
+func TestOutOfOrderAnswerLosesNothing(t *testing.T) {
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	late := base + 150
 	pages := make([][]json.RawMessage, 3)
-	for i := range 300 {
-		created := base + int64(i)
+	for i, raw := range sampleActivities(t, 300, func(i int) int64 {
 		if i == 290 {
-			created = late
+			return late
 		}
-		rec["_id"], rec["created"] = fmt.Sprintf("act-%03d", i), created
-		raw, _ := json.Marshal(rec)
+		return base + int64(i)
+	}) {
 		pages[i/100] = append(pages[i/100], raw)
 	}
 	if size := len(pages[0][0]) * 290; size < sentinel.MaxBatchBytes || len(pages[0][0])*200 > sentinel.MaxBatchBytes {

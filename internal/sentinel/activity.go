@@ -391,7 +391,7 @@ func (b *ActivityRowBuilder) AppendActivityRow(dst, raw []byte) ([]byte, RowInfo
 	if err := json.Compact(&sc.rec, raw); err != nil {
 		return dst, RowInfo{}, &RowError{Err: fmt.Errorf("invalid JSON: %w", err)}
 	}
-	return b.appendRow(dst, sc.rec.Bytes(), sc)
+	return b.buildRow(dst, sc.rec.Bytes(), sc)
 }
 
 // AppendCompactActivityRow is AppendActivityRow for a record the caller
@@ -409,11 +409,37 @@ func (b *ActivityRowBuilder) AppendCompactActivityRow(dst, rec []byte) ([]byte, 
 	if len(rec) == 0 {
 		return dst, RowInfo{}, &RowError{Err: errors.New("invalid JSON: empty")}
 	}
-	return b.appendRow(dst, rec, sc)
+	return b.buildRow(dst, rec, sc)
 }
 
-// appendRow builds the row of the compacted record rec.
-func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch) ([]byte, RowInfo, error) {
+// maxRowBytes is the largest row: one that fills a batch on its own.
+const maxRowBytes = MaxBatchBytes - 2
+
+// buildRow builds the row of the compacted record rec. Each column keeps to
+// the field limit, but twenty-odd of them at the limit (or strings whose
+// escapes grow as they are rewritten) can pass a batch, and a row no batch
+// takes would fail every run at this activity for good. Such a row is built
+// again with every column's limit cut in proportion, with room to spare.
+func (b *ActivityRowBuilder) buildRow(dst, rec []byte, sc *scratch) ([]byte, RowInfo, error) {
+	start := len(dst)
+	for limit := b.limit; ; {
+		sc.members = sc.members[:0]
+		out, info, err := b.appendRow(dst, rec, sc, limit)
+		size := len(out) - start
+		if err != nil || size <= maxRowBytes {
+			return out, info, err
+		}
+		limit = int(int64(limit) * maxRowBytes / int64(size) * 9 / 10)
+		if limit < 2 {
+			return dst, info, &RowError{ActivityID: info.ID, Err: fmt.Errorf("a row of %d bytes does not fit a batch (%d) however its columns are cut", size, maxRowBytes)}
+		}
+		dst = out[:start]
+	}
+}
+
+// appendRow builds the row of the compacted record rec, each column cut to
+// limit bytes.
+func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch, limit int) ([]byte, RowInfo, error) {
 	if rec[0] != '{' {
 		return dst, RowInfo{}, &RowError{Err: fmt.Errorf("want a JSON object, got %s", jsonKind(rec))}
 	}
@@ -433,12 +459,12 @@ func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch) ([]byte, Ro
 	// The 64 KB rule: decide up front which top-level fields go, since the
 	// trimmed-field list may come before the Activity column.
 	var trim trimPlan
-	if len(rec) > b.limit {
+	if len(rec) > limit {
 		sc.members, err = members(sc.members, rec)
 		if err != nil {
 			return dst, RowInfo{}, &RowError{ActivityID: info.ID, Err: err}
 		}
-		trim = planTrim(sc.members, len(rec), b.limit)
+		trim = planTrim(sc.members, len(rec), limit)
 	}
 
 	dst = append(dst, '{')
@@ -452,13 +478,13 @@ func (b *ActivityRowBuilder) appendRow(dst, rec []byte, sc *scratch) ([]byte, Ro
 		var ok bool
 		switch c.src.kind {
 		case srcField:
-			dst, ok = b.appendField(dst, c.typ, c.src.get(f))
+			dst, ok = b.appendField(dst, c.typ, c.src.get(f), limit)
 		case srcObjectNames:
-			dst, ok = b.appendObjectNames(dst, f.eventObjects)
+			dst, ok = b.appendObjectNames(dst, f.eventObjects, limit)
 		case srcActivity:
-			dst, ok = b.appendActivity(dst, rec, sc.members, &trim)
+			dst, ok = b.appendActivity(dst, rec, sc.members, &trim, limit)
 		case srcTrimmedFields:
-			dst, ok = b.appendTrimmedFields(dst, rec, sc.members, &trim)
+			dst, ok = b.appendTrimmedFields(dst, rec, sc.members, &trim, limit)
 		}
 		if !ok {
 			dst = dst[:mark]
@@ -561,7 +587,7 @@ func integer(v []byte) (int64, bool) {
 // appendField writes a record value as a column of type typ. A null or a
 // value of the wrong JSON type leaves the column out (ok false): the value
 // stays visible in the Activity column.
-func (b *ActivityRowBuilder) appendField(dst []byte, typ string, v []byte) ([]byte, bool) {
+func (b *ActivityRowBuilder) appendField(dst []byte, typ string, v []byte, limit int) ([]byte, bool) {
 	if v == nil {
 		return dst, false
 	}
@@ -571,7 +597,7 @@ func (b *ActivityRowBuilder) appendField(dst []byte, typ string, v []byte) ([]by
 		if kind != "string" {
 			return dst, false
 		}
-		return b.appendString(dst, v), true
+		return b.appendString(dst, v, limit), true
 	case schema.TypeInt, schema.TypeLong:
 		if kind != "number" {
 			return dst, false
@@ -599,7 +625,7 @@ func (b *ActivityRowBuilder) appendField(dst []byte, typ string, v []byte) ([]by
 		}
 		return appendTime(dst, time.UnixMilli(ms)), true
 	case schema.TypeDynamic:
-		if kind == "null" || len(v) > b.limit {
+		if kind == "null" || len(v) > limit {
 			return dst, false
 		}
 		return append(dst, v...), true
@@ -608,16 +634,16 @@ func (b *ActivityRowBuilder) appendField(dst []byte, typ string, v []byte) ([]by
 }
 
 // appendString writes a string token, cut at a UTF-8 boundary to the field limit.
-func (b *ActivityRowBuilder) appendString(dst, tok []byte) []byte {
+func (b *ActivityRowBuilder) appendString(dst, tok []byte, limit int) []byte {
 	// Unescaping never makes a string longer, so a short token is copied as is.
-	if len(tok)-2 <= b.limit {
+	if len(tok)-2 <= limit {
 		return append(dst, tok...)
 	}
 	s, err := unquote(tok)
 	if err != nil { // cannot happen for a validated token; write nothing rather than garbage
 		return appendJSONString(dst, "")
 	}
-	return appendJSONString(dst, cutUTF8(s, b.limit))
+	return appendJSONString(dst, cutUTF8(s, limit))
 }
 
 func appendTime(dst []byte, t time.Time) []byte {
@@ -629,7 +655,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 // appendObjectNames writes the names of the event objects as a JSON array,
 // keeping as many as fit in the field limit. Objects without a string name are
 // skipped; no eventObjects array means no column.
-func (b *ActivityRowBuilder) appendObjectNames(dst, objs []byte) ([]byte, bool) {
+func (b *ActivityRowBuilder) appendObjectNames(dst, objs []byte, limit int) ([]byte, bool) {
 	if len(objs) == 0 || objs[0] != '[' {
 		return dst, false
 	}
@@ -641,7 +667,7 @@ func (b *ActivityRowBuilder) appendObjectNames(dst, objs []byte) ([]byte, bool) 
 			if full || string(k) != "name" || jsonKind(v) != "string" {
 				return nil
 			}
-			if !fitsAnother(dst[start:], v, b.limit) {
+			if !fitsAnother(dst[start:], v, limit) {
 				full = true
 				return nil
 			}
@@ -713,7 +739,7 @@ func planTrim(ms []member, total, limit int) trimPlan {
 }
 
 // appendActivity writes the record, without the dropped members.
-func (b *ActivityRowBuilder) appendActivity(dst, rec []byte, ms []member, p *trimPlan) ([]byte, bool) {
+func (b *ActivityRowBuilder) appendActivity(dst, rec []byte, ms []member, p *trimPlan, limit int) ([]byte, bool) {
 	if p.drop == nil {
 		return append(dst, rec...), true
 	}
@@ -726,7 +752,7 @@ func (b *ActivityRowBuilder) appendActivity(dst, rec []byte, ms []member, p *tri
 		dst = appendElement(dst, rec[m.keyStart:m.valEnd])
 	}
 	dst = append(dst, '}')
-	if len(dst)-start > b.limit { // only when the limit is smaller than the bare keys
+	if len(dst)-start > limit { // only when the limit is smaller than the bare keys
 		return dst[:start], false
 	}
 	return dst, true
@@ -734,7 +760,7 @@ func (b *ActivityRowBuilder) appendActivity(dst, rec []byte, ms []member, p *tri
 
 // appendTrimmedFields writes the names of the dropped members in the order
 // they were dropped, as a JSON array; no column when nothing was dropped.
-func (b *ActivityRowBuilder) appendTrimmedFields(dst, rec []byte, ms []member, p *trimPlan) ([]byte, bool) {
+func (b *ActivityRowBuilder) appendTrimmedFields(dst, rec []byte, ms []member, p *trimPlan, limit int) ([]byte, bool) {
 	if len(p.removed) == 0 {
 		return dst, false
 	}
@@ -742,7 +768,7 @@ func (b *ActivityRowBuilder) appendTrimmedFields(dst, rec []byte, ms []member, p
 	dst = append(dst, '[')
 	for _, i := range p.removed {
 		key := rec[ms[i].keyStart:ms[i].keyEnd] // a valid JSON string token
-		if !fitsAnother(dst[start:], key, b.limit) {
+		if !fitsAnother(dst[start:], key, limit) {
 			break
 		}
 		dst = appendElement(dst, key)

@@ -795,3 +795,47 @@ func FuzzAppendActivityRow(f *testing.F) {
 		}
 	})
 }
+
+// Every row fits a batch, whatever the record: each column keeps to the
+// field limit, but twenty-odd columns at the limit pass 1 MiB together, and
+// so do strings whose escapes grow as they are rewritten (\f becomes
+// \u000c). A row no batch takes would fail every run at that activity.
+func TestEveryRowFitsABatch(t *testing.T) {
+	long := func(s string, n int) string { return strings.Repeat(s, n) }
+	tests := map[string]string{
+		"escapes that grow when cut": `{"_id":"a1","timestamp":1700000000000,"created":1700000000000,` +
+			`"description":"` + long(`\f`, 65001) + `","appName":"` + long(`\f`, 65001) + `","eventTypeName":"` + long(`\f`, 65001) + `"}`,
+		"every text column at the limit": `{"_id":"a2","timestamp":1700000000000,"created":1700000000000,` +
+			`"appName":"` + long("a", 64000) + `","eventTypeValue":"` + long("b", 64000) + `","eventTypeName":"` + long("c", 64000) +
+			`","description":"` + long("d", 64000) + `","severity":"` + long("e", 64000) + `","impersonated":false` +
+			`,"mainInfo":{"rawOperationName":"` + long("f", 64000) + `","prettyOperationName":"` + long("g", 64000) + `"}` +
+			`,"user":{"userName":"` + long("h", 64000) + `"},"failedUserData":{"userName":"` + long("i", 64000) + `"}` +
+			`,"resolvedActor":{"id":"` + long("j", 64000) + `","name":"` + long("k", 64000) + `"}` +
+			`,"device":{"clientIP":"` + long("l", 64000) + `","userAgent":"` + long("m", 64000) + `"}` +
+			`,"userAgent":{"deviceType":"` + long("n", 64000) + `","browser":"` + long("o", 64000) + `","os":"` + long("p", 64000) + `"}` +
+			`,"location":{"countryCode":"` + long("q", 64000) + `","city":"` + long("r", 64000) + `","region":"` + long("s", 64000) + `"}}`,
+	}
+	b := activityBuilder(t)
+	for name, rec := range tests {
+		t.Run(name, func(t *testing.T) {
+			row, info, err := b.AppendActivityRow(nil, []byte(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := NewBatch().Append(row); err != nil || !ok {
+				t.Fatalf("a %d-byte record gives a %d-byte row that no batch takes: %v", len(rec), len(row), err)
+			}
+			var got struct{ ActivityId, TimeGenerated string }
+			if err := json.Unmarshal(row, &got); err != nil {
+				t.Fatalf("the row is not JSON: %v", err)
+			}
+			if got.ActivityId != info.ID || got.TimeGenerated != "2023-11-14T22:13:20.000Z" {
+				t.Errorf("ActivityId %q, TimeGenerated %q; want %q and the timestamp", got.ActivityId, got.TimeGenerated, info.ID)
+			}
+			compact, _, err := b.AppendCompactActivityRow(nil, []byte(rec))
+			if err != nil || !bytes.Equal(compact, row) {
+				t.Errorf("the compact path gives another row (%d bytes, %v)", len(compact), err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -254,11 +255,19 @@ func TestAnalyticsRules(t *testing.T) {
 				}
 			}
 			if o, ok := p["alertDetailsOverride"].(map[string]any); ok {
-				for _, f := range o {
+				for name, f := range o {
+					params := map[string]bool{}
 					for _, m := range regexp.MustCompile(`\{\{(\w+)\}\}`).FindAllStringSubmatch(f.(string), -1) {
+						params[m[1]] = true
 						if !slices.Contains(out, m[1]) {
 							t.Errorf("alert details use {{%s}}, which the query does not output", m[1])
 						}
+					}
+					// Sentinel takes at most three parameters in each of the
+					// alert name and description formats, and refuses the rule
+					// otherwise; the rest belongs in customDetails.
+					if len(params) > 3 {
+						t.Errorf("%s has %d parameters %v; Sentinel allows three", name, len(params), slices.Sorted(maps.Keys(params)))
 					}
 				}
 			}

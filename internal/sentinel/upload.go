@@ -92,7 +92,10 @@ func (u *Uploader) Upload(ctx context.Context, stream string, b *Batch) (UploadS
 	if b.Len() == 0 {
 		return st, nil
 	}
-	return st, u.upload(ctx, stream, b, 0, b.Len(), &st)
+	// Not "return st, u.upload(...)": Go leaves unspecified whether st is
+	// read before or after the call fills it.
+	err := u.upload(ctx, stream, b, 0, b.Len(), &st)
+	return st, err
 }
 
 var gzipEncoding = "gzip"

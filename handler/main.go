@@ -49,7 +49,10 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 		return err
 	}
 	grace := time.Minute
-	var invoke funchost.InvokeFunc
+	var (
+		invoke funchost.InvokeFunc
+		opts   []funchost.HandlerOption
+	)
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		// Still serve, so the host sees a ready worker and every invocation
@@ -66,10 +69,12 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger) e
 		}
 		app.stopping = ctx.Done()
 		invoke = app.invoke
+		// The token out of anything app.invoke did not redact: a panic's value.
+		opts = append(opts, funchost.WithRedact(app.tokens.Redact))
 		// On SIGTERM a run winds down (app.invoke) within an upload and a
 		// save; the grace only bounds an upload that hangs.
 		grace = cfg.RunBudget + 2*time.Minute
 		logger.Info("ready", "config", cfg, "procs", runtime.GOMAXPROCS(0))
 	}
-	return funchost.Serve(ctx, addr, funchost.NewHandler(functionName, invoke, logger), grace, logger)
+	return funchost.Serve(ctx, addr, funchost.NewHandler(functionName, invoke, logger, opts...), grace, logger)
 }

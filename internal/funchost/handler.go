@@ -59,14 +59,17 @@ var functionNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,127}$`)
 // and other methods 405. logger receives one line per invocation outcome and
 // must not be nil. NewHandler panics on an invalid function name or a nil
 // invoke, both programming errors.
-func NewHandler(functionName string, invoke InvokeFunc, logger *slog.Logger) http.Handler {
+func NewHandler(functionName string, invoke InvokeFunc, logger *slog.Logger, opts ...HandlerOption) http.Handler {
 	if !functionNameRE.MatchString(functionName) {
 		panic(fmt.Sprintf("funchost: invalid function name %q", functionName))
 	}
 	if invoke == nil || logger == nil {
 		panic("funchost: NewHandler needs an InvokeFunc and a logger")
 	}
-	h := &handler{name: functionName, invoke: invoke, logger: logger}
+	h := &handler{name: functionName, invoke: invoke, logger: logger, redact: func(s string) string { return s }}
+	for _, o := range opts {
+		o(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", ready)
 	mux.Handle("POST /"+functionName, h)
@@ -80,10 +83,22 @@ func ready(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
+// HandlerOption configures NewHandler.
+type HandlerOption func(*handler)
+
+// WithRedact passes every error message and Logs line the handler writes
+// (answers and its own log lines) through redact: the last line of defence
+// for a secret in an error, a panic's value included, that the InvokeFunc
+// did not get to redact itself.
+func WithRedact(redact func(string) string) HandlerOption {
+	return func(h *handler) { h.redact = redact }
+}
+
 type handler struct {
 	name   string
 	invoke InvokeFunc
 	logger *slog.Logger
+	redact func(string) string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +133,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("invocation succeeded", "duration", elapsed.String())
-	h.write(w, log, http.StatusOK, newResponse(res.Logs))
+	h.write(w, log, http.StatusOK, newResponse(h.redactAll(res.Logs)))
 }
 
 // call runs invoke, turning a panic into an error so the host gets a 500 with a
@@ -139,9 +154,18 @@ func (h *handler) call(ctx context.Context, inv Invocation) (res Result, err err
 // fail logs err at Error level (the host drops Logs of a failed invocation, so
 // this line on stderr is what survives) and answers status with err in Logs.
 func (h *handler) fail(w http.ResponseWriter, log *slog.Logger, status int, logs []string, err error) {
-	msg := err.Error()
+	msg := h.redact(err.Error())
 	log.Error("invocation failed", "status", status, "error", msg)
-	h.write(w, log, status, newResponse(append(logs[:len(logs):len(logs)], "error: "+msg)))
+	h.write(w, log, status, newResponse(append(h.redactAll(logs), "error: "+msg)))
+}
+
+// redactAll returns lines redacted, in a new slice.
+func (h *handler) redactAll(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = h.redact(l)
+	}
+	return out
 }
 
 func (h *handler) write(w http.ResponseWriter, log *slog.Logger, status int, resp Response) {

@@ -377,3 +377,30 @@ func TestNewLogger(t *testing.T) {
 		t.Errorf("stderr mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// WithRedact reaches every message the handler writes: a failure's error, a
+// panic's value and the Logs lines, in the answer and in the log.
+func TestHandlerRedacts(t *testing.T) {
+	const secret = "s3cr3t-t0ken"
+	redact := WithRedact(func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") })
+	for name, invoke := range map[string]InvokeFunc{
+		"success": okInvoke("forwarded with " + secret),
+		"failure": func(context.Context, Invocation) (Result, error) {
+			return Result{Logs: []string{"summary " + secret}}, errors.New("401 for " + secret)
+		},
+		"panic": func(context.Context, Invocation) (Result, error) { panic("token " + secret) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			logger, logs := newTestLogger()
+			rec := post(t, NewHandler(testFunction, invoke, logger, redact), payloadNullStatus, "inv-redact")
+			for where, text := range map[string]string{"answer": rec.Body.String(), "stdout": logs.stdout.String(), "stderr": logs.stderr.String()} {
+				if strings.Contains(text, secret) {
+					t.Errorf("the %s holds the secret: %s", where, text)
+				}
+			}
+			if !strings.Contains(rec.Body.String(), "[REDACTED]") {
+				t.Errorf("answer %s, want the redacted line in it", rec.Body)
+			}
+		})
+	}
+}

@@ -79,9 +79,6 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// encodeEntity renders rec as the entity JSON for the Table service, with
-// explicit Edm.Int64 annotations so 64-bit values round-trip. (It does not use
-// aztables.EDMEntity: its MarshalJSON doubles single quotes in the keys.)
 // CheckScan reports whether a save holding sc would be refused: its filters
 // are not JSON, or it is longer than a property of the entity may be. A
 // scan run checks each page's position before forwarding any of its rows,
@@ -106,6 +103,9 @@ func encodeScan(sc *Scan) ([]byte, error) {
 	return b, nil
 }
 
+// encodeEntity renders rec as the entity JSON for the Table service, with
+// explicit Edm.Int64 annotations so 64-bit values round-trip. (It does not use
+// aztables.EDMEntity: its MarshalJSON doubles single quotes in the keys.)
 func encodeEntity(key string, rec record) ([]byte, error) {
 	seen := rec.State.Cursor.Seen
 	if seen == nil {

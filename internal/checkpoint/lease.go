@@ -80,13 +80,7 @@ func (l *Lease) Expires() time.Time { return msTime(l.expiresMs.Load()) }
 // remembers it and sorts that out at its next write, so Renew (or any other
 // write) may simply follow.
 func (l *Lease) Renew(ctx context.Context, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.write(ctx, "renew", func(base record) (record, error) {
-		base.LeaseExpiresMs = l.extended(base, now)
-		base.UpdatedAt = now
-		return base, nil
-	})
+	return l.HoldOff(ctx, now, time.Time{})
 }
 
 // HoldOff renews the lease as Renew does and makes sure that a holder taking

@@ -355,14 +355,14 @@ func (l *loader) hostJSON(find HostJSONFinder, budget time.Duration) (string, ti
 	var (
 		timeout time.Duration
 		set     bool
-		source  string // names where timeout comes from, for the message
+		source  string // where timeout comes from, for the message
 	)
 	if path != "" {
 		if timeout, set, err = parseFunctionTimeout(data); err != nil {
 			l.add(name, "%s: %v", path, err)
 			return path, 0
 		}
-		source = fmt.Sprintf("host.json's functionTimeout (%%s in %s)", path)
+		source = fmt.Sprintf("host.json's functionTimeout (%s in %s)", timeout, path)
 	}
 	// The host's own order: an app setting overrides host.json, and with
 	// neither the plan's default applies.
@@ -371,17 +371,17 @@ func (l *loader) hostJSON(find HostJSONFinder, budget time.Duration) (string, ti
 			l.add(EnvFunctionTimeoutOverride, "%v", err)
 			return path, 0
 		}
-		set, source = true, "functionTimeout (%s in "+EnvFunctionTimeoutOverride+")"
+		set, source = true, fmt.Sprintf("functionTimeout (%s in %s)", timeout, EnvFunctionTimeoutOverride)
 	}
 	if !set && path != "" {
 		var plan string
 		if timeout, plan, set = planDefaultTimeout(sku); set {
-			source = fmt.Sprintf("%s default functionTimeout (%%s: %s=%s, and %s sets none)", plan, EnvWebsiteSKU, sku, path)
+			source = fmt.Sprintf("%s default functionTimeout (%s: %s=%s, and %s sets none)", plan, timeout, EnvWebsiteSKU, sku, path)
 		}
 	}
 	if timeout > 0 && budget >= MinRunBudget && budget > timeout-FunctionTimeoutMargin {
 		l.add(EnvRunBudget, "%s must stay at least %s under %s: lower %s to at most %s or raise functionTimeout",
-			budget, FunctionTimeoutMargin, fmt.Sprintf(source, timeout), EnvRunBudget, max(timeout-FunctionTimeoutMargin, 0))
+			budget, FunctionTimeoutMargin, source, EnvRunBudget, max(timeout-FunctionTimeoutMargin, 0))
 	}
 	return path, timeout
 }

@@ -173,7 +173,7 @@ func Load(getenv func(string) string, opts ...Option) (*Config, error) {
 		c.APIBaseURL = l.apiBase(u)
 	}
 	if u, ok := l.httpsURL(EnvKeyVaultURI, l.required(EnvKeyVaultURI, "https://<vault>.vault.azure.net/"), "https://<vault>.vault.azure.net/"); ok {
-		c.KeyVaultURL = u.String()
+		c.KeyVaultURL = l.vaultURL(u)
 	}
 	c.TokenSecretName = l.secretName()
 	if u, ok := l.httpsURL(EnvIngestionEndpoint, l.required(EnvIngestionEndpoint, "the data collection endpoint, https://<dce>.<region>.ingest.monitor.azure.com"), "https://<dce>.<region>.ingest.monitor.azure.com"); ok {
@@ -300,9 +300,33 @@ var (
 	guidRE       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
+// legacyTokenRE is the form of a Defender for Cloud Apps API token (64 hex
+// digits), which is also a valid secret name.
+var legacyTokenRE = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
+
+// vaultURL returns KEY_VAULT_URI, which must name the vault alone: the
+// client appends /secrets/<name>, so a secret's identifier pasted here
+// (https://<vault>.vault.azure.net/secrets/<name>/<version>) would fail every
+// read with a 404 that looks like a missing secret.
+func (l *loader) vaultURL(u *url.URL) string {
+	if strings.Trim(u.Path, "/") != "" {
+		l.add(EnvKeyVaultURI, "has a path (%q): give the vault's URI alone, https://<vault>.vault.azure.net/, and the secret's name in %s", truncate(u.Path), EnvTokenSecretName)
+		return ""
+	}
+	return u.String()
+}
+
+// secretName reads MCAS_TOKEN_SECRET_NAME. A value that may be a secret
+// itself (the token pasted in place of its secret's name) is never quoted:
+// the config error reaches the logs and the answer to the host.
 func (l *loader) secretName() string {
 	v := l.value(EnvTokenSecretName)
-	if !secretNameRE.MatchString(v) {
+	switch {
+	case legacyTokenRE.MatchString(v):
+		l.add(EnvTokenSecretName, "holds 64 hex digits, the form of an API token: this setting names the Key Vault secret that holds the token (e.g. %s), never the token itself; if it was the token, revoke it and put a new one in Key Vault", defaultOf(EnvTokenSecretName))
+	case len(v) > 127:
+		l.add(EnvTokenSecretName, "is %d characters long: not a Key Vault secret name (1 to 127 letters, digits and dashes)", len(v))
+	case !secretNameRE.MatchString(v):
 		l.add(EnvTokenSecretName, "%q is not a Key Vault secret name (1 to 127 letters, digits and dashes)", truncate(v))
 	}
 	return v

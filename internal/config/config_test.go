@@ -21,6 +21,9 @@ const (
 	// output may ever contain it.
 	testAccountKey = "c3VwZXItc2VjcmV0LWFjY291bnQta2V5LW1hdGVyaWFs"
 	testConnString = "DefaultEndpointsProtocol=https;AccountName=mcasckpt;AccountKey=" + testAccountKey + ";EndpointSuffix=core.windows.net"
+	// testToken has the form of a Defender for Cloud Apps API token (64 hex
+	// digits); no output may ever contain it.
+	testToken = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 )
 
 // baseEnv is the smallest valid configuration.
@@ -223,6 +226,10 @@ func TestLoadBad(t *testing.T) {
 		{"key vault missing", map[string]string{EnvKeyVaultURI: ""}, EnvKeyVaultURI, "required"},
 		{"key vault http", map[string]string{EnvKeyVaultURI: "http://kv.vault.azure.net/"}, EnvKeyVaultURI, "use https"},
 		{"token secret name", map[string]string{EnvTokenSecretName: "mcas_token"}, EnvTokenSecretName, "not a Key Vault secret name"},
+		{"token secret name too long", map[string]string{EnvTokenSecretName: strings.Repeat("a", 128)}, EnvTokenSecretName, "is 128 characters long: not a Key Vault secret name"},
+		{"token in place of its secret's name", map[string]string{EnvTokenSecretName: testToken}, EnvTokenSecretName, "never the token itself"},
+		{"key vault secret identifier", map[string]string{EnvKeyVaultURI: "https://contoso-kv.vault.azure.net/secrets/mcas-api-token/0123456789abcdef0123456789abcdef"}, EnvKeyVaultURI, `has a path ("/secrets/mcas-api-token/0123456789abcdef0123456789abcdef"): give the vault's URI alone`},
+		{"key vault path", map[string]string{EnvKeyVaultURI: "https://contoso-kv.vault.azure.net/secrets"}, EnvKeyVaultURI, "has a path"},
 		{"ingestion missing", map[string]string{EnvIngestionEndpoint: ""}, EnvIngestionEndpoint, "required"},
 		{"ingestion http", map[string]string{EnvIngestionEndpoint: "http://127.0.0.1:8445"}, EnvIngestionEndpoint, "use https"},
 		{"rule id missing", map[string]string{EnvRuleID: ""}, EnvRuleID, "required"},
@@ -279,6 +286,65 @@ func TestLoadBad(t *testing.T) {
 			}
 			if !strings.HasPrefix(p.Error(), tt.setting+": ") {
 				t.Errorf("Error() = %q, want it to start with %q", p.Error(), tt.setting+": ")
+			}
+		})
+	}
+}
+
+// Mistakes an operator makes together: every problem is reported at once,
+// each under the setting to fix, and no message echoes a secret that was put
+// where it does not belong (an account key, a SAS signature, the API token).
+func TestLoadBadCombinations(t *testing.T) {
+	jwt := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + strings.Repeat("eyJyb2xlcyI6WyJJbnZlc3RpZ2F0aW9uLlJlYWQiXX0", 3) + ".c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU"
+	secrets := []string{testAccountKey, testToken, "sig=", "c2lnbmF0dXJl", "eyJyb2xlcyI6"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // the settings named, in order
+	}{
+		{"token pasted as the secret name, secret identifier as the vault",
+			map[string]string{EnvTokenSecretName: testToken, EnvKeyVaultURI: "https://kv.vault.azure.net/secrets/mcas-api-token"},
+			[]string{EnvKeyVaultURI, EnvTokenSecretName}},
+		{"entra token as the secret name, token in the API URL's query",
+			map[string]string{EnvTokenSecretName: jwt, EnvAPIURL: "https://contoso.us3.portal.cloudappsecurity.com/api?token=" + testToken},
+			[]string{EnvAPIURL, EnvTokenSecretName}},
+		{"connection string in the table URI setting, both checkpoint settings",
+			map[string]string{EnvCheckpointURI: testConnString, EnvRuleID: "dcr-" + testToken[:31]},
+			[]string{EnvRuleID, EnvCheckpointStorage}},
+		{"connection string in the table URI setting alone",
+			map[string]string{EnvCheckpointStorage: "", EnvCheckpointURI: testConnString, EnvRunBudget: "8", EnvScanMode: "yes"},
+			[]string{EnvCheckpointURI, EnvRunBudget, EnvScanMode}},
+		{"SAS URL as the host's storage, object id in braces as the client id",
+			map[string]string{EnvCheckpointStorage: "", EnvWebJobsStorage: "https://a.table.core.windows.net/?sv=2024&sig=" + testAccountKey, EnvClientID: "{3f2504e0-4f89-11d3-9a0c-0305e82c3301}"},
+			[]string{EnvWebJobsStorage, EnvWebJobsStorage, EnvClientID}},
+		{"account key not base64, http table endpoint, bad table and stream",
+			map[string]string{EnvCheckpointStorage: "AccountName=a;AccountKey=" + testAccountKey + "!;TableEndpoint=http://a.example", EnvCheckpointTable: "mcas-ckpt", EnvStream: "MCAS_Activity_Log_CL", EnvHealthStream: "Custom-"},
+			[]string{EnvStream, EnvCheckpointTable, EnvCheckpointStorage, EnvHealthStream}},
+		{"durations in days, lookback past retention, rpm and filters",
+			map[string]string{EnvInitialLookback: "200d", EnvSettleDelay: "2 minutes", EnvRequestsPerMinute: "30/min", EnvFilters: `{"created":{"gte":0},"service":[11161]}`},
+			[]string{EnvInitialLookback, EnvSettleDelay, EnvRequestsPerMinute, EnvFilters, EnvFilters}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(getenv(tt.env), hostJSON(`{"functionTimeout":"00:10:00"}`))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load() error = %v, want a *config.Error", err)
+			}
+			var got []string
+			for _, p := range cerr.Problems {
+				got = append(got, p.Setting)
+				if !strings.HasPrefix(p.Error(), p.Setting+": ") {
+					t.Errorf("problem %q does not start with its setting", p)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("settings named (-want +got):\n%s", diff)
+			}
+			for _, secret := range secrets {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q echoes %q", err, secret)
+				}
 			}
 		})
 	}

@@ -131,11 +131,14 @@ func (a *app) invoke(ctx context.Context, inv funchost.Invocation) (funchost.Res
 	if herr := a.health.Report(context.WithoutCancel(ctx), inv.ID, res, err, a.tokens.Redact); herr != nil {
 		inv.Logger.Error("the health row was not written", "error", a.tokens.Redact(herr.Error()))
 	}
+	// Logged whatever the outcome: the host drops the Logs of a failed
+	// invocation, and what a failed run forwarded before failing belongs in
+	// the log as much as the error does (its health row may have failed too).
+	inv.Logger.Info(summary, "forwarded", res.Forwarded, "more_to_do", res.MoreToDo)
 	if err != nil {
 		// The boundary: nothing past here may carry the token.
 		return funchost.Result{Logs: []string{summary}}, &redactedError{class: pipeline.ClassOf(err), msg: a.tokens.Redact(err.Error())}
 	}
-	inv.Logger.Info(summary, "forwarded", res.Forwarded, "more_to_do", res.MoreToDo)
 	return funchost.Result{Logs: []string{summary}}, nil
 }
 

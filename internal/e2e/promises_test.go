@@ -211,6 +211,11 @@ func TestBadAnswersFailLoudlyAndLoseNothing(t *testing.T) {
 			if after == 0 || after >= 1500 {
 				t.Errorf("%d rows accepted before the failure; the test wants some but not all", after)
 			}
+			// What the failed run forwarded is in the log too, not only in
+			// the Logs the host drops.
+			if summary := fmt.Sprintf("forwarded %d activities", after); !p.waitOutput(summary, 2*time.Second) {
+				t.Errorf("the output lacks the failed run's summary %q:\n%s", summary, tail(p.out.String(), 1500))
+			}
 			time.Sleep(300 * time.Millisecond)
 			if n := len(w.stack.Ingestion.Rows(schema.Activity().Stream)); n != after {
 				t.Errorf("the failed run sent %d more rows after answering", n-after)

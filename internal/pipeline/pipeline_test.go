@@ -162,7 +162,7 @@ func TestClassOf(t *testing.T) {
 	}{
 		{nil, ""},
 		{errors.New("boom"), ClassInternal},
-		{&Error{Class: ClassConfig, Err: errors.New("x")}, ClassConfig},
+		{&Error{Class: ClassToken, Err: errors.New("x")}, ClassToken},
 	}
 	for _, tt := range tests {
 		if got := ClassOf(tt.err); got != tt.want {

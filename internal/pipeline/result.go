@@ -69,7 +69,6 @@ func (r Result) Summary() string {
 
 // Error classes, reported in the health table and the logs.
 const (
-	ClassConfig               = "config"
 	ClassToken                = "token"
 	ClassAPIAuth              = "api_auth"
 	ClassAPIBadRequest        = "api_bad_request"

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -23,6 +24,28 @@ func ValidateTableName(name string) error {
 		return fmt.Errorf("checkpoint table %q: a table name is 3 to 63 letters and digits starting with a letter (and not \"tables\")", name)
 	}
 	return nil
+}
+
+// TryTimeout bounds one try of a Table Storage request. The SDK sets no
+// bound of its own, so a request that never gets an answer (sent on a
+// connection a middlebox dropped silently, or taken by a front end that
+// stalled) would hold the run, and through the lease's lock its heartbeat
+// and its release, until the host kills the worker. A try given up on is
+// retried on a fresh connection; a write that landed all the same is
+// recognised by the lease (see Lease.write) and by Acquire.
+const TryTimeout = 10 * time.Second
+
+// withTryTimeout returns a copy of opts (nil for the defaults) whose tries
+// are bounded by TryTimeout unless opts bounds them already.
+func withTryTimeout(opts *aztables.ClientOptions) *aztables.ClientOptions {
+	var o aztables.ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Retry.TryTimeout == 0 {
+		o.Retry.TryTimeout = TryTimeout
+	}
+	return &o
 }
 
 // devStorageEndpoint is where `UseDevelopmentStorage=true` points: Azurite's
@@ -77,6 +100,7 @@ func NewClientFromConnectionString(conn, table string, opts *aztables.ClientOpti
 		}
 	}
 
+	opts = withTryTimeout(opts)
 	var svc *aztables.ServiceClient
 	if !hasKey && hasEndpoint {
 		// aztables builds the account's public endpoint for a signature and
@@ -115,7 +139,7 @@ func NewClientFromServiceURL(serviceURL, table string, cred azcore.TokenCredenti
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return nil, fmt.Errorf("checkpoint table service URL %q: must have no query, fragment or user info (a SAS belongs in a connection string)", shown)
 	}
-	svc, err := aztables.NewServiceClient(strings.TrimRight(serviceURL, "/"), cred, opts)
+	svc, err := aztables.NewServiceClient(strings.TrimRight(serviceURL, "/"), cred, withTryTimeout(opts))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint table service URL: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
 
@@ -135,7 +136,7 @@ func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
 	if st.Rows > 0 {
 		s.res.Forwarded += st.Rows
 		s.res.Uploads += st.Requests
-		if err := s.save(pos[st.Rows-1]); err != nil {
+		if err := s.saveAccepted(pos[st.Rows-1]); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the checkpoint after an accepted upload of %d rows: %w", st.Rows, errors.Join(err, upErr))}
 		}
 	}
@@ -144,4 +145,26 @@ func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
 	}
 	b.Reset()
 	return nil
+}
+
+// saveRetryFor is how long the save of an accepted upload's position is
+// tried again after it failed (the Table client's own retries spent),
+// unless the lease is lost. Given up on, it leaves rows in Sentinel that
+// the next run sends again, which promise 2 allows only for a process
+// killed in between; and a save that failed may simply be repeated (see
+// checkpoint.Lease.Save).
+const saveRetryFor = 30 * time.Second
+
+// saveAccepted saves p, the position of an accepted upload's last row,
+// trying again for saveRetryFor.
+func (s *sender[P]) saveAccepted(p P) error {
+	wait, giveUp := time.Second, time.Now().Add(saveRetryFor)
+	for {
+		err := s.save(p)
+		if err == nil || errors.Is(err, checkpoint.ErrLeaseLost) || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 8*time.Second)
+	}
 }

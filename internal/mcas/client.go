@@ -48,6 +48,10 @@ type Pacer interface {
 	// limit counts calls as they arrive, so the next one is spaced from
 	// this.
 	Sent(at time.Time)
+	// Throttled reports that the API answered 429 and is waited out until
+	// until (its Retry-After, or a backoff): a run that stops before then
+	// hands it on, so that the next run does not call sooner either.
+	Throttled(until time.Time)
 }
 
 // Options tune a Client; the zero value of each field means its default.
@@ -144,6 +148,14 @@ func NewClient(activitiesURL string, tokens TokenSource, pacer Pacer, opts Optio
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if opts.HTTPClient.CheckRedirect == nil {
+		// A redirect is answered, not followed: followed, it is a second
+		// request on one paced call, and a 301, 302 or 303 would resend the
+		// POST as a GET without its body (see APIError).
+		hc := *opts.HTTPClient
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		opts.HTTPClient = &hc
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 3
@@ -301,6 +313,7 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, string, error) {
 				wait = c.backoff(throttles)
 			}
 			throttles++
+			c.pacer.Throttled(time.Now().Add(wait))
 			if err := sleep(ctx, wait); err != nil {
 				return nil, "", fmt.Errorf("throttled by the activities API (429), waiting %s: %w", wait.Round(time.Millisecond), err)
 			}
@@ -349,6 +362,7 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte, buf []b
 			StatusCode: resp.StatusCode,
 			Message:    apiMessage(resp.Header.Get("Content-Type"), []byte(redact(string(raw), token))),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Location:   redirectTarget(resp, token),
 		}
 	}
 	raw, err := readBody(buf[:0], resp.Body, resp.ContentLength, maxPageBytes)
@@ -363,6 +377,19 @@ func (c *Client) attempt(ctx context.Context, token string, body []byte, buf []b
 		return nil, &BadResponseError{Reason: "an HTML page (Content-Type " + strconv.Quote(ct) + ") instead of JSON", Snippet: redactedSnippet(raw, token)}
 	}
 	return raw, nil
+}
+
+// redirectTarget is where a 3xx answer points, without its query (which
+// could carry anything) and without the token: "" for other answers.
+func redirectTarget(resp *http.Response, token string) string {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return ""
+	}
+	u, err := resp.Location()
+	if err != nil {
+		return "(no valid Location)"
+	}
+	return truncate(redact(u.Scheme+"://"+u.Host+u.EscapedPath(), token))
 }
 
 // readBody appends r's content to dst, sized at once from contentLength when
@@ -412,21 +439,26 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
+// MaxRetryAfter caps a Retry-After. The API's limit is per minute, so a
+// longer wait is a proxy's or a bug's; and the wait outlives the run that
+// was told it (Pacer.Throttled), up to this long.
+const MaxRetryAfter = 10 * time.Minute
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date, at most
+// MaxRetryAfter.
 func retryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 {
+		if !(s > 0) { // NaN too
 			return 0
 		}
-		// A hostile value must not overflow; the caller's deadline bounds the wait anyway.
-		return time.Duration(min(s, 365*24*3600) * float64(time.Second))
+		return time.Duration(min(s, MaxRetryAfter.Seconds()) * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }

@@ -46,6 +46,7 @@ type countingPacer struct{ n, sent atomic.Int64 }
 
 func (p *countingPacer) Wait(context.Context) error { p.n.Add(1); return nil }
 func (p *countingPacer) Sent(time.Time)             { p.sent.Add(1) }
+func (p *countingPacer) Throttled(time.Time)        {}
 
 // api is a scripted Activities API: each request gets the next fault from
 // plan, then a valid one-activity page unless handled.
@@ -236,8 +237,10 @@ func TestRetryAfter(t *testing.T) {
 		"0.5":                           500 * time.Millisecond,
 		"-4":                            0,
 		"soon":                          0,
-		"1e300":                         365 * 24 * time.Hour,
+		"1e300":                         MaxRetryAfter,
+		"NaN":                           0,
 		"Tue, 24 Nov 2026 12:00:30 GMT": 30 * time.Second,
+		"Fri, 31 Dec 9999 23:59:59 GMT": MaxRetryAfter,
 		"Tue, 24 Nov 2026 11:00:00 GMT": 0,
 	}
 	for in, want := range tests {

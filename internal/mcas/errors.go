@@ -19,6 +19,7 @@ type APIError struct {
 	StatusCode int
 	Message    string        // the API's own message, bounded, token redacted
 	RetryAfter time.Duration // from Retry-After, when the API sent one
+	Location   string        // where a 3xx answer redirected to (not followed), without its query
 }
 
 func (e *APIError) Error() string {
@@ -28,6 +29,9 @@ func (e *APIError) Error() string {
 		s += " (the API token was rejected: check the secret in Key Vault; it was read again once)"
 	case http.StatusForbidden:
 		s += " (the token's user lacks access, or was deprovisioned)"
+	}
+	if e.StatusCode >= 300 && e.StatusCode <= 399 {
+		s += " (a redirect to " + e.Location + ", not followed: check that MCAS_API_URL is the tenant's API URL)"
 	}
 	if e.Message != "" {
 		s += ": " + e.Message

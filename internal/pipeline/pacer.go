@@ -26,6 +26,9 @@ type pacer struct {
 
 	mu       sync.Mutex
 	lastCall time.Time // the last call's grant, or its departure when later
+	// throttledUntil is when the wait after the last 429 (Retry-After)
+	// ends: the next holder of the lease makes no call before it.
+	throttledUntil time.Time
 }
 
 // Wait implements mcas.Pacer.
@@ -70,14 +73,27 @@ func (p *pacer) Sent(at time.Time) {
 	}
 }
 
+// Throttled implements mcas.Pacer.
+func (p *pacer) Throttled(until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until.After(p.throttledUntil) {
+		p.throttledUntil = until
+	}
+}
+
 // nextAllowed is the earliest time the next holder may call the API.
 func (p *pacer) nextAllowed() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.lastCall.IsZero() {
-		return p.notBefore
+	next := p.notBefore
+	if !p.lastCall.IsZero() {
+		next = p.lastCall.Add(p.interval)
 	}
-	return p.lastCall.Add(p.interval)
+	if p.throttledUntil.After(next) {
+		next = p.throttledUntil
+	}
+	return next
 }
 
 // waitUntil sleeps until t, unless ctx ends or its deadline comes first.

@@ -232,6 +232,8 @@ type Page struct {
 	// space outside its strings (see envelope.Page.Compact).
 	Compact bool
 
+	hasNextSet bool // "hasNext" was a boolean (see envelope.Page.HasNextSet)
+
 	body
 }
 
@@ -273,7 +275,7 @@ func decodePage(raw []byte, token string) (Page, error) {
 	if err != nil {
 		total = 0 // unknown: absent, out of range (±Inf) or not a number
 	}
-	return Page{Data: env.Data, HasNext: env.HasNext, Total: total, NextQueryFilters: env.NextQueryFilters, Compact: env.Compact}, nil
+	return Page{Data: env.Data, HasNext: env.HasNext, Total: total, NextQueryFilters: env.NextQueryFilters, Compact: env.Compact, hasNextSet: env.HasNextSet}, nil
 }
 
 // do sends body, pacing every attempt, until the API answers 200 or the

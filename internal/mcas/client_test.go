@@ -433,3 +433,40 @@ func TestBadAnswerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
 		})
 	}
 }
+
+// Promise 5 in scan mode: the answer alone says whether the window goes on
+// (hasNext), and a page taken for the last ends the window, moving the
+// checkpoint past every activity the scan has not reached. An answer that
+// does not say, or says it with null, is a bad answer, not the last page.
+// List mode reads on from its cursor either way, and keeps tolerating it.
+func TestScanAnswerWithoutHasNextIsBad(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		bad        bool
+	}{
+		{"hasNext false", `{"data":[{"_id":"a"}],"hasNext":false}`, false},
+		{"hasNext true", `{"data":[{"_id":"a"}],"hasNext":true,"nextQueryFilters":{"date":{"lte":5}}}`, false},
+		{"no hasNext", `{"data":[{"_id":"a"}],"total":9000}`, true},
+		{"no hasNext, but a continuation", `{"data":[{"_id":"a"}],"nextQueryFilters":{"date":{"lte":5}}}`, true},
+		{"null hasNext", `{"data":[{"_id":"a"}],"hasNext":null,"nextQueryFilters":{"date":{"lte":5}}}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL+"/api/v1/activities/", &tokens{values: []string{secretToken}}, &countingPacer{}, Options{HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := c.Scan(context.Background(), json.RawMessage(`{}`), MinScanLimit)
+			if isBadResponse(err) != tc.bad {
+				t.Errorf("Scan: page %+v, error %v; want a bad response: %v", page, err, tc.bad)
+			}
+			if _, err := c.Activities(context.Background(), Query{CreatedFrom: 1, CreatedTo: 2}); err != nil {
+				t.Errorf("Activities: %v, want list mode to read the page", err)
+			}
+		})
+	}
+}

@@ -66,6 +66,13 @@ func (c *Client) Scan(ctx context.Context, filters json.RawMessage, limit int) (
 	if err != nil {
 		return ScanPage{}, err
 	}
+	// A page taken for the last ends the scan's window: only an answer
+	// that says so may. (List mode reads on from its cursor either way.)
+	if !page.hasNextSet {
+		err := &BadResponseError{Reason: `the scan answer has no boolean "hasNext": whether the scan goes on cannot be told`, Snippet: redactedSnippet(page.buf, token)}
+		page.Release()
+		return ScanPage{}, err
+	}
 	if page.HasNext && (len(page.NextQueryFilters) == 0 || page.NextQueryFilters[0] != '{') {
 		err := &BadResponseError{Reason: "hasNext is true but nextQueryFilters is not an object", Snippet: redactedSnippet(page.NextQueryFilters, token)}
 		page.Release() // NextQueryFilters is a slice of the page's buffer

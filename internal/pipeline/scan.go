@@ -93,8 +93,10 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		if done > len(page.Data) {
 			return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the scan page has %d activities but %d of it were already forwarded: the API answered the same query differently", len(page.Data), done)}
 		}
-		if page.HasNext && len(page.Data) == 0 && bytes.Equal(page.NextQueryFilters, filters) {
-			return &Error{Class: ClassAPIBadResponse, Err: errors.New("the scan made no progress: an empty page whose nextQueryFilters repeat the request")}
+		// An answer that names its own request next would be asked for,
+		// and its rows forwarded, again and again.
+		if page.HasNext && bytes.Equal(page.NextQueryFilters, filters) {
+			return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the scan made no progress: a page of %d activities whose nextQueryFilters repeat the request; none of it was sent", len(page.Data))}
 		}
 		// Every row of the page is saved as a position naming its request:
 		// one the checkpoint cannot hold must stop the run before any of the

@@ -116,3 +116,64 @@ func TestScanModeWaitsForAListTieItCannotTellApart(t *testing.T) {
 		})
 	}
 }
+
+// echoScanSource answers every scan request with the same rows and, as the
+// next request's filters, the request's own: an answer that can only lead
+// back to itself.
+type echoScanSource struct {
+	data  []json.RawMessage
+	calls *int
+}
+
+func (s echoScanSource) Activities(context.Context, mcas.Query) (mcas.Page, error) {
+	return mcas.Page{}, errors.New("list mode is not used")
+}
+func (s echoScanSource) Scan(_ context.Context, filters json.RawMessage, _ int) (mcas.ScanPage, error) {
+	*s.calls++
+	// Written its own way, as an API would: the next request repeats it.
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(filters, &m); err != nil {
+		return mcas.ScanPage{}, err
+	}
+	next, _ := json.MarshalIndent(m, "", " ")
+	return mcas.ScanPage{Data: s.data, HasNext: true, NextQueryFilters: next}, nil
+}
+func (s echoScanSource) Stats() mcas.Stats { return mcas.Stats{} }
+
+// Promises 2 and 5: a scan page whose nextQueryFilters are its own request
+// would be asked for and forwarded again and again. It fails the run, with
+// its rows sent once at most, whether the page is empty or not.
+func TestScanAnswerThatRepeatsItsRequestFailsLoudly(t *testing.T) {
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	for _, n := range []int{0, 3} {
+		t.Run(fmt.Sprintf("%d activities", n), func(t *testing.T) {
+			data := sampleActivities(t, n, func(int) int64 { return hourAgo })
+			rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
+			if err != nil {
+				t.Fatal(err)
+			}
+			up := &uploader{}
+			var calls int
+			set := Settings{InitialLookback: 24 * time.Hour, SettleDelay: 2 * time.Minute, RunBudget: 2 * time.Second,
+				RequestsPerMinute: 30, Stream: schema.Activity().Stream, ScanMode: true,
+				Filters: map[string]json.RawMessage{"service": json.RawMessage(`{"eq":[11161]}`)}}
+			r := New(set, Deps{Store: newStore(t), Rows: rows, Uploader: up, Limiter: NewLimiter(10000),
+				Source: func(mcas.Pacer) ActivitySource { return echoScanSource{data: data, calls: &calls} }})
+			_, err = r.Run(context.Background(), slog.New(slog.DiscardHandler))
+			if ClassOf(err) != ClassAPIBadResponse || !strings.Contains(err.Error(), "no progress") {
+				t.Errorf("run: %v after %d calls, want a bad-response failure saying the scan made no progress", err, calls)
+			}
+			sent := map[string]int{}
+			for _, u := range up.got {
+				for _, row := range u {
+					sent[row["ActivityId"].(string)]++
+				}
+			}
+			for id, k := range sent {
+				if k > 1 {
+					t.Errorf("%s sent %d times", id, k)
+				}
+			}
+		})
+	}
+}

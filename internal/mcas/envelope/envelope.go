@@ -27,6 +27,9 @@ type Page struct {
 	// Data holds the activities, verbatim; never nil on success.
 	Data    []json.RawMessage
 	HasNext bool
+	// HasNextSet reports that "hasNext" was a boolean; absent or null,
+	// HasNext is false without the answer saying so.
+	HasNextSet bool
 	// Total is the raw "total" value (approximate; nil when absent).
 	Total json.RawMessage
 	// NextQueryFilters is scan mode's continuation, a copy (it outlives
@@ -89,9 +92,11 @@ func Decode(body []byte) (Page, error) {
 			case "hasNext":
 				switch val[0] {
 				case 't':
-					page.HasNext = true
-				case 'f', 'n':
-					page.HasNext = false
+					page.HasNext, page.HasNextSet = true, true
+				case 'f':
+					page.HasNext, page.HasNextSet = false, true
+				case 'n':
+					page.HasNext, page.HasNextSet = false, false
 				default:
 					return Page{}, &Error{Reason: fmt.Sprintf(`"hasNext" is a JSON %s, not a boolean`, kind(val[0]))}
 				}

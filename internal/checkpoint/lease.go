@@ -105,7 +105,9 @@ func (l *Lease) HoldOff(ctx context.Context, now, until time.Time) error {
 // Save stores st and extends the lease to now+ttl, in one conditional write,
 // so a checkpoint is never saved under a lease that is no longer ours. Seen is
 // cut to its last MaxSeen ids (fewer when they are long). A cursor behind the
-// last saved one is a programming error and is refused without a request.
+// last saved one is a programming error and is refused without a request;
+// one that reads its millisecond again, keeping every id the saved one
+// passed, is not behind (see rereads).
 // Errors are as for Renew: after one that is not ErrLeaseLost the save may
 // or may not have landed, and may be retried.
 func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
@@ -126,7 +128,7 @@ func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.write(ctx, "save", func(base record) (record, error) {
-		if prev := base.State.Cursor; c.CreatedMs < prev.CreatedMs || (c.CreatedMs == prev.CreatedMs && c.Skip < prev.Skip) {
+		if prev := base.State.Cursor; c.CreatedMs < prev.CreatedMs || (c.CreatedMs == prev.CreatedMs && c.Skip < prev.Skip && !rereads(st.Cursor, prev)) {
 			return record{}, fmt.Errorf("checkpoint: save: cursor (created %d, skip %d) is behind the saved one (created %d, skip %d)",
 				c.CreatedMs, c.Skip, prev.CreatedMs, prev.Skip)
 		}
@@ -135,6 +137,29 @@ func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
 		base.UpdatedAt = now
 		return base, nil
 	})
+}
+
+// rereads reports whether c, at prev's millisecond with a smaller Skip,
+// reads positions prev had passed again: it keeps every id prev kept, so it
+// sends none of those twice. A run does that when the API ordered the
+// millisecond differently between calls. (When prev passed more positions
+// than it kept ids of, a tie longer than MaxSeen, the unkept ones are sent
+// again, so c must have sent something since: see pipeline's
+// leaveMillisecond.)
+func rereads(c, prev Cursor) bool {
+	if prev.Skip > len(prev.Seen) && len(c.Seen) <= len(prev.Seen) {
+		return false
+	}
+	kept := make(map[string]struct{}, len(c.Seen))
+	for _, id := range c.Seen {
+		kept[id] = struct{}{}
+	}
+	for _, id := range prev.Seen {
+		if _, ok := kept[id]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Release gives the lease up: the next Acquire succeeds at once and waits

@@ -18,9 +18,10 @@ import (
 
 // Cursor is a position in the created-ascending stream of activities: every
 // activity created before CreatedMs, plus the first Skip (in API order) of
-// those created at CreatedMs, is done. Seen holds the ids of those Skip
-// activities (the last MaxSeen of them), as insurance against the API
-// reordering activities that share one millisecond.
+// those created at CreatedMs, is done. Seen holds the ids of the activities
+// done at CreatedMs (the last MaxSeen of them): those Skip, and after the
+// API reordered the millisecond between calls, more, since the run then
+// reads it again from a smaller Skip (see Lease.Save).
 type Cursor struct {
 	CreatedMs int64
 	Skip      int

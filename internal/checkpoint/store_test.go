@@ -449,6 +449,44 @@ func TestSaveRefusesToMoveBackwards(t *testing.T) {
 	}
 }
 
+// A run that finds the API ordered a millisecond differently between calls
+// reads it again from its first activity: a smaller skip at the same
+// millisecond is no step back when the cursor keeps every id the saved one
+// passed, since those ids tell what was sent.
+func TestSaveAllowsReadingAMillisecondAgain(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, "tenant")
+	l := acquire(t, s, "a", t0)
+	if err := l.Save(ctx, checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: 100, Skip: 3, Seen: []string{"a", "b", "c"}}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		c    checkpoint.Cursor
+		ok   bool
+	}{
+		{"an id of the saved cursor dropped", checkpoint.Cursor{CreatedMs: 100, Skip: 1, Seen: []string{"a", "b", "d"}}, false},
+		{"every id kept, and more", checkpoint.Cursor{CreatedMs: 100, Skip: 1, Seen: []string{"a", "b", "c", "d"}}, true},
+		{"from the start again", checkpoint.Cursor{CreatedMs: 100, Skip: 0, Seen: []string{"a", "b", "c", "d"}}, true},
+	}
+	for _, tt := range tests {
+		if err := l.Save(ctx, checkpoint.State{Cursor: tt.c}, t0); (err == nil) != tt.ok {
+			t.Errorf("%s: Save err = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	// A saved cursor that passed more than it kept ids of (a tie longer
+	// than MaxSeen) may be read again too, keeping the ids it kept.
+	if err := l.Save(ctx, checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: 200, Skip: 5, Seen: []string{"x"}}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Save(ctx, checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: 200, Skip: 1, Seen: []string{"y"}}}, t0); err == nil {
+		t.Error("Save took a cursor back inside a millisecond, dropping an id it kept")
+	}
+	if err := l.Save(ctx, checkpoint.State{Cursor: checkpoint.Cursor{CreatedMs: 200, Skip: 0, Seen: []string{"x", "y"}}}, t0); err != nil {
+		t.Errorf("Save refused to read again a millisecond keeping every id: %v", err)
+	}
+}
+
 func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 	for _, prior := range []string{"none", "released", "expired"} {
 		t.Run(prior, func(t *testing.T) {

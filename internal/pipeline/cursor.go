@@ -13,10 +13,23 @@ type cursor struct {
 	skip    int
 	seen    []string // ids at created, in the order consumed
 	seenSet map[string]struct{}
+	// whole: seen holds the id of every activity forwarded at created. It
+	// is false only for a cursor loaded with more forwarded than the
+	// checkpoint kept ids of (a tie of more than checkpoint.MaxSeen), until
+	// it reads its millisecond again; unkept is how many those are.
+	whole  bool
+	unkept int
+	// dups counts positions at created whose id was already sent, and
+	// repeats those whose id came earlier in the same answer: the API
+	// listing one activity twice, not a reordering.
+	dups, repeats int
+	// rereads counts how often this run started created over, and fresh
+	// the activities forwarded at created since it last did.
+	rereads, fresh int
 }
 
 func newCursor(c checkpoint.Cursor) *cursor {
-	cur := &cursor{created: c.CreatedMs, skip: c.Skip, seen: c.Seen[:len(c.Seen):len(c.Seen)], seenSet: make(map[string]struct{}, len(c.Seen))}
+	cur := &cursor{created: c.CreatedMs, skip: c.Skip, seen: c.Seen[:len(c.Seen):len(c.Seen)], seenSet: make(map[string]struct{}, len(c.Seen)), whole: c.Skip <= len(c.Seen), unkept: max(0, c.Skip-len(c.Seen))}
 	for _, id := range c.Seen {
 		cur.seenSet[id] = struct{}{}
 	}
@@ -34,20 +47,67 @@ func (c *cursor) advance(id string, created int64) (dup bool, err error) {
 	case created == c.created:
 		c.skip++
 		if _, ok := c.seenSet[id]; ok {
+			c.dups++
 			return true, nil
 		}
 	default:
 		c.created, c.skip = created, 1
+		c.whole, c.unkept, c.dups, c.repeats, c.rereads, c.fresh = true, 0, 0, 0, 0, 0
 		// A fresh slice: snapshots taken earlier keep sharing the old one.
 		c.seen = make([]string, 0, 8)
 		clear(c.seenSet)
 	}
 	c.seen = append(c.seen, id)
 	c.seenSet[id] = struct{}{}
+	c.fresh++
 	return false, nil
 }
 
+// repeated records that the activity just consumed came earlier in the same
+// answer.
+func (c *cursor) repeated() { c.repeats++ }
+
+// missed returns how many activities created at the cursor's millisecond
+// may have been passed over. The positions consumed there (skip) outnumber
+// the ids forwarded only when an answer held an id that an earlier answer
+// had at another position: the API ordered the millisecond differently
+// between calls, so skip passed over activities never read. Once every
+// position of the millisecond is consumed (the cursor is about to leave
+// it), a count of ids equal to the positions proves that none was missed,
+// whatever the orders were: the last answer's positions before its skip
+// hold exactly the ids forwarded before it. Unknown (0) when not whole.
+func (c *cursor) missed() int {
+	if !c.whole {
+		return 0
+	}
+	return max(0, c.skip-c.repeats-len(c.seen))
+}
+
+// reread starts the cursor's millisecond over: the next call asks for it
+// from its first activity, and the ids kept tell the ones already sent.
+// A cursor that was not whole sends again the unkept activities it meets;
+// once it has passed every position, seen holds every id there, so it
+// counts as whole from here.
+func (c *cursor) reread() {
+	c.skip, c.dups, c.repeats, c.fresh = 0, 0, 0, 0
+	c.whole, c.unkept = true, 0
+	c.rereads++
+}
+
+// reordered reports whether a cursor that is not whole met an activity it
+// had sent past its skip: the API ordered the millisecond differently from
+// the calls that sent it, and some activity the skip passes over may never
+// have been read, with no way to tell which.
+func (c *cursor) reordered() bool { return !c.whole && c.dups > c.repeats }
+
 // snapshot returns the cursor as it is now; later advances do not change it.
+// A whole cursor never saves more positions than ids: a later run then
+// reads the millisecond's positions it cannot vouch for again (the ids
+// drop what was sent) and can still tell whether any was missed.
 func (c *cursor) snapshot() checkpoint.Cursor {
-	return checkpoint.Cursor{CreatedMs: c.created, Skip: c.skip, Seen: c.seen[:len(c.seen):len(c.seen)]}
+	skip := c.skip
+	if c.whole {
+		skip = min(skip, len(c.seen))
+	}
+	return checkpoint.Cursor{CreatedMs: c.created, Skip: skip, Seen: c.seen[:len(c.seen):len(c.seen)]}
 }

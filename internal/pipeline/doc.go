@@ -12,7 +12,11 @@
 // after it happened still gets a `created` after the cursor. Any number of
 // activities may share one millisecond: the next call asks for created >= the
 // cursor's millisecond and skips the ones already taken, so a page boundary
-// inside a tie neither loses nor repeats anything.
+// inside a tie neither loses nor repeats anything. The API does not promise
+// to order a millisecond's activities the same way on every call: before
+// the cursor leaves a millisecond it checks that it sent as many distinct
+// ids there as it passed positions, and otherwise reads the millisecond
+// again from its start, `seen` dropping what was sent (cursor.missed).
 //
 // Only one run per tenant works at a time: the lease lives in the checkpoint's
 // own Table entity, every write to it is conditional on its ETag, and a

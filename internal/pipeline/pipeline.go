@@ -242,6 +242,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 	var (
 		pageRows []byte    // the page's rows, built before any is batched
 		rows     []pageRow // where each is in pageRows
+		inPage   = map[string]struct{}{}
 	)
 
 	complete := cur.created > windowEnd // nothing can be read yet
@@ -281,12 +282,27 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			last = info.CreatedMs
 			rows = append(rows, pageRow{start: start, end: len(pageRows), info: info})
 		}
+		clear(inPage)
+		reread := false
 		for _, pr := range rows {
+			if pr.info.CreatedMs > cur.created {
+				// Every position of the cursor's millisecond is consumed.
+				if reread, err = r.leaveMillisecond(cur, log); err != nil {
+					return err
+				} else if reread {
+					break // the rest of the page is asked for again
+				}
+			}
+			_, again := inPage[pr.info.ID]
+			inPage[pr.info.ID] = struct{}{}
 			dup, err := cur.advance(pr.info.ID, pr.info.CreatedMs)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: err}
 			}
 			if dup {
+				if again {
+					cur.repeated()
+				}
 				res.Duplicates++
 				continue
 			}
@@ -298,7 +314,14 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			}
 		}
 		page.Release() // the rows are copied into batches
-		complete = !res.MoreToDo && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize))
+		complete = !res.MoreToDo && !reread && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize))
+		if complete {
+			// The window's last millisecond is consumed too.
+			if reread, err = r.leaveMillisecond(cur, log); err != nil {
+				return err
+			}
+			complete = !reread
+		}
 	}
 	// Out of budget, the rows batched but not sent are left for the next
 	// run, which reads them again from the last accepted row.
@@ -317,6 +340,55 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 		res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	}
 	return nil
+}
+
+// maxRereads bounds how often one run reads a millisecond again.
+const maxRereads = 3
+
+// leaveMillisecond is called once every position of the cursor's
+// millisecond is consumed, before the cursor leaves it. It reports whether
+// the millisecond must be read again: the API ordered its activities
+// differently between calls, so skip passed over some never read (see
+// cursor.missed). It is read again from its first activity, the ids kept
+// telling the ones already sent. A reading again that finds nothing new
+// ends it: the API listed some activity at two positions, which no order
+// change explains away. When the order keeps changing, the run fails,
+// leaving the checkpoint inside the millisecond.
+//
+// A tie of more than checkpoint.MaxSeen that a run stopped inside leaves
+// activities sent whose ids the checkpoint did not keep. If the next run
+// meets a kept one past its skip, it cannot tell which were passed over:
+// it reads the millisecond again all the same, and the unkept ones are
+// sent twice. Promise 1 outweighs promise 2 there; the parser drops the
+// repeats, and a run that stopped instead would stop every run after it.
+func (r *Runner) leaveMillisecond(cur *cursor, log *slog.Logger) (bool, error) {
+	at := msTime(cur.created).Format("2006-01-02T15:04:05.000Z")
+	if cur.reordered() {
+		if cur.rereads >= maxRereads {
+			return false, &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the API listed the activities created at %s in a different order on each of %d readings: some may have been passed over; the checkpoint stays at that millisecond", at, cur.rereads+1)}
+		}
+		log.Error("the API listed the activities of one millisecond in another order than when some of them were sent, in a tie longer than the checkpoint keeps ids of: reading it again from its first activity, so up to maybe_sent_twice of them are sent a second time (the MCASActivity parser drops repeats)",
+			"created", at, "positions", cur.skip, "maybe_sent_twice", cur.unkept)
+		cur.reread()
+		return true, nil
+	}
+	n := cur.missed()
+	if n == 0 {
+		return false, nil
+	}
+	if cur.rereads > 0 && cur.fresh == 0 {
+		log.Warn("reading a millisecond again found no activity not already sent: the API lists some of its activities twice",
+			"created", at, "positions", cur.skip, "activities", len(cur.seen))
+		return false, nil
+	}
+	if cur.rereads >= maxRereads {
+		return false, &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the API listed the %d activities created at %s in a different order on different calls (or one of them twice), so up to %d of them were passed over; read again %d times, the checkpoint stays at that millisecond",
+			cur.skip, at, n, cur.rereads)}
+	}
+	log.Warn("the API ordered the activities of one millisecond differently between calls: reading that millisecond again",
+		"created", at, "activities", cur.skip, "ids_forwarded", len(cur.seen), "maybe_passed_over", n)
+	cur.reread()
+	return true, nil
 }
 
 // pageRow is one row of a page built ahead of batching.

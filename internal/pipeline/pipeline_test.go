@@ -28,10 +28,11 @@ func TestCursorAdvance(t *testing.T) {
 		wantErr bool
 	}
 	tests := []struct {
-		name  string
-		start checkpoint.Cursor
-		steps []step
-		want  checkpoint.Cursor
+		name       string
+		start      checkpoint.Cursor
+		steps      []step
+		want       checkpoint.Cursor
+		wantMissed int
 	}{
 		{
 			name:  "ties then a later millisecond",
@@ -40,10 +41,20 @@ func TestCursorAdvance(t *testing.T) {
 			want:  checkpoint.Cursor{CreatedMs: 12, Skip: 2, Seen: []string{"c", "d"}},
 		},
 		{
-			name:  "resume inside a tie: skip counts on, seen ids are duplicates",
-			start: checkpoint.Cursor{CreatedMs: 10, Skip: 2, Seen: []string{"a", "b"}},
-			steps: []step{{id: "b", created: 10, wantDup: true}, {id: "c", created: 10}},
-			want:  checkpoint.Cursor{CreatedMs: 10, Skip: 4, Seen: []string{"a", "b", "c"}},
+			// b past the skip means the API reordered the millisecond: the
+			// cursor saves no more positions than it holds ids for, and
+			// counts one activity as maybe passed over.
+			name:       "resume inside a tie: skip counts on, seen ids are duplicates",
+			start:      checkpoint.Cursor{CreatedMs: 10, Skip: 2, Seen: []string{"a", "b"}},
+			steps:      []step{{id: "b", created: 10, wantDup: true}, {id: "c", created: 10}},
+			want:       checkpoint.Cursor{CreatedMs: 10, Skip: 3, Seen: []string{"a", "b", "c"}},
+			wantMissed: 1,
+		},
+		{
+			name:  "resume inside a tie of more than the checkpoint keeps: skip counts on",
+			start: checkpoint.Cursor{CreatedMs: 10, Skip: 3, Seen: []string{"b", "c"}},
+			steps: []step{{id: "d", created: 10}},
+			want:  checkpoint.Cursor{CreatedMs: 10, Skip: 4, Seen: []string{"b", "c", "d"}},
 		},
 		{
 			name:  "an activity before the cursor is an error",
@@ -63,6 +74,9 @@ func TestCursorAdvance(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, c.snapshot()); diff != "" {
 				t.Errorf("cursor (-want +got):\n%s", diff)
+			}
+			if got := c.missed(); got != tt.wantMissed {
+				t.Errorf("missed() = %d, want %d", got, tt.wantMissed)
 			}
 		})
 	}

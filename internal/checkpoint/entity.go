@@ -41,6 +41,7 @@ const (
 	propCursorSeen        = "CursorSeen"
 	propScannedTo         = "ScannedTo"
 	propScanState         = "ScanState"
+	propScanBoundary      = "ScanBoundary"
 	propLeaseHolder       = "LeaseHolder"
 	propLeaseToken        = "LeaseToken"
 	propLeaseExpires      = "LeaseExpires"
@@ -118,13 +119,20 @@ func encodeEntity(key string, rec record) ([]byte, error) {
 	if rec.State.Cursor.Skip < 0 || rec.State.Cursor.Skip > 1<<31-1 {
 		return nil, fmt.Errorf("encode %s: %d is outside 0..2^31-1", propCursorSkip, rec.State.Cursor.Skip)
 	}
-	scanJSON := ""
+	scanJSON, boundaryJSON := "", ""
 	if sc := rec.State.Scan; sc != nil {
 		b, err := encodeScan(sc)
 		if err != nil {
 			return nil, err
 		}
 		scanJSON = string(b)
+		if bd := sc.Boundary; bd != nil && len(bd.IDs) > 0 && len(capSeen(bd.IDs)) == len(bd.IDs) {
+			b, err := marshalNoEscape(bd)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", propScanBoundary, err)
+			}
+			boundaryJSON = string(b)
+		}
 	}
 	m := map[string]any{
 		"PartitionKey":        PartitionKey,
@@ -133,6 +141,7 @@ func encodeEntity(key string, rec record) ([]byte, error) {
 		propCursorSkip:        rec.State.Cursor.Skip,
 		propCursorSeen:        string(seenJSON),
 		propScanState:         scanJSON,
+		propScanBoundary:      boundaryJSON,
 		propLeaseHolder:       rec.LeaseHolder,
 		propLeaseToken:        rec.LeaseToken,
 		propUpdatedAt:         rec.UpdatedAt.UTC().Format(time.RFC3339Nano),
@@ -187,6 +196,9 @@ func decodeEntity(raw []byte) (record, error) {
 	rec.State.Cursor.Seen = d.seen(propCursorSeen)
 	rec.State.ScannedToMs = d.ms(propScannedTo)
 	rec.State.Scan = d.scan(propScanState)
+	if b := d.boundary(propScanBoundary); b != nil && rec.State.Scan != nil {
+		rec.State.Scan.Boundary = b
+	}
 	rec.LeaseHolder = d.string(propLeaseHolder)
 	rec.LeaseToken = d.string(propLeaseToken)
 	rec.LeaseExpiresMs = d.ms(propLeaseExpires)
@@ -231,6 +243,34 @@ func (d *decoder) scan(prop string) *Scan {
 		return nil
 	}
 	return &sc
+}
+
+// boundary reads the optional ScanBoundary property ("" or absent: none).
+func (d *decoder) boundary(prop string) *ScanBoundary {
+	raw, ok := d.props[prop]
+	if d.err != nil || !ok || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.fail(prop, fmt.Errorf("not a string: %s", truncate(raw)))
+		return nil
+	}
+	if s == "" {
+		return nil
+	}
+	var b ScanBoundary
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		d.fail(prop, fmt.Errorf("not a scan boundary: %w", err))
+		return nil
+	}
+	if len(b.IDs) == 0 || b.DateMs > maxMs {
+		d.fail(prop, fmt.Errorf("out of range: date %d, %d ids", b.DateMs, len(b.IDs)))
+		return nil
+	}
+	return &b
 }
 
 // decoder reads properties, keeping the first error.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,10 @@ func TestDecodeErrorsNameTheProperty(t *testing.T) {
 		{"holder typed", mutate(t, "LeaseHolder@odata.type", `"Edm.Guid"`), "LeaseHolder", "Edm.Guid"},
 		{"updated garbled", mutate(t, "UpdatedAt", `"yesterday"`), "UpdatedAt", "RFC 3339"},
 		{"missing null", mutate(t, "LeaseToken", `null`), "LeaseToken", "missing"},
+		{"boundary not a string", mutate(t, "ScanBoundary", `{"date":1}`), "ScanBoundary", "not a string"},
+		{"boundary garbled", mutate(t, "ScanBoundary", `"{\"date\":1"`), "ScanBoundary", "not a scan boundary"},
+		{"boundary unknown field", mutate(t, "ScanBoundary", `"{\"date\":1,\"ids\":[\"a\"],\"x\":1}"`), "ScanBoundary", "not a scan boundary"},
+		{"boundary without ids", mutate(t, "ScanBoundary", `"{\"date\":1,\"ids\":[]}"`), "ScanBoundary", "out of range"},
 	}
 	for _, prop := range []string{propSchemaVersion, propCursorCreated, propCursorSkip, propCursorSeen, propScannedTo,
 		propLeaseHolder, propLeaseToken, propLeaseExpires, propNextCallNotBefore, propUpdatedAt} {
@@ -225,4 +230,43 @@ func FuzzDecodeEntity(f *testing.F) {
 			t.Errorf("re-decoded record differs (-first +second):\n%s", diff)
 		}
 	})
+}
+
+// A scan position round-trips with its boundary, kept in a property of its
+// own; a boundary too long to keep whole is not kept at all (resuming by
+// Done), since a part of it would name too few rows as done.
+func TestScanBoundaryRoundTrip(t *testing.T) {
+	long := make([]string, MaxSeen+1)
+	for i := range long {
+		long[i] = strconv.Itoa(i)
+	}
+	tests := []struct {
+		name string
+		b    *ScanBoundary
+		want *ScanBoundary
+	}{
+		{"none", nil, nil},
+		{"a few ids", &ScanBoundary{DateMs: 1_700_000_000_123, IDs: []string{"a", "<&>"}}, &ScanBoundary{DateMs: 1_700_000_000_123, IDs: []string{"a", "<&>"}}},
+		{"too many to keep", &ScanBoundary{DateMs: 5, IDs: long}, nil},
+		{"no ids", &ScanBoundary{DateMs: 5}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := &Scan{Filters: json.RawMessage(`{"date":{"lte":9}}`), Done: 3, WindowEndMs: 10, Boundary: tt.b}
+			rec := record{State: State{Scan: sc}, LeaseHolder: "h", LeaseToken: "t", UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			b, err := encodeEntity("k", rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeEntity(b)
+			if err != nil {
+				t.Fatalf("decode %s: %v", b, err)
+			}
+			want := *sc
+			want.Boundary = tt.want
+			if diff := cmp.Diff(&want, got.State.Scan); diff != "" {
+				t.Errorf("scan (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

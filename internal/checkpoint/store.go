@@ -49,6 +49,20 @@ type Scan struct {
 	Done int `json:"done"`
 	// WindowEndMs is the window's end, ms since the epoch (created, inclusive).
 	WindowEndMs int64 `json:"windowEnd"`
+	// Boundary names the forwarded rows of that answer that share the last
+	// one's date (nil when there are none, or too many to keep): a scan
+	// answers by date descending, so every row of a later date is done, and
+	// of the boundary date exactly these, in whatever order the API lists
+	// that date's rows when asked again. Kept in a property of its own, which
+	// a version that does not know it ignores (and resumes by Done).
+	Boundary *ScanBoundary `json:"-"`
+}
+
+// ScanBoundary is the date of a scan position's last forwarded row and the
+// ids of the forwarded rows of its answer that share that date.
+type ScanBoundary struct {
+	DateMs int64    `json:"date"`
+	IDs    []string `json:"ids"`
 }
 
 // Store reads and writes one tenant's checkpoint entity. It is safe for

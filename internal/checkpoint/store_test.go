@@ -114,6 +114,7 @@ func TestFirstAcquireCreatesTableAndEntity(t *testing.T) {
 				"CursorSkip":                   float64(0),
 				"CursorSeen":                   "[]",
 				"ScanState":                    "",
+				"ScanBoundary":                 "",
 				"ScannedTo":                    "0",
 				"ScannedTo@odata.type":         "Edm.Int64",
 				"LeaseHolder":                  "run-1",

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
+	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
 
 // syncScan forwards one scan-mode window. Scan mode walks a window of
@@ -46,14 +48,16 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 	for _, id := range state.Cursor.Seen {
 		seen[id] = struct{}{}
 	}
-	// A row's position: its page (by the filters that asked for it) and how
-	// many of the page's rows are forwarded once it is.
+	// A row's position: its page (by the filters that asked for it), how
+	// many of the page's rows are forwarded once it is, and which of them
+	// share its date (nil when not known).
 	type scanPos struct {
 		filters json.RawMessage
 		done    int
+		bd      boundary
 	}
 	send := newSender(uploadCtx, stop, up, r.set.Stream, res, func(p scanPos) error {
-		state.Scan = &checkpoint.Scan{Filters: p.filters, Done: p.done, WindowEndMs: sc.WindowEndMs}
+		state.Scan = &checkpoint.Scan{Filters: p.filters, Done: p.done, WindowEndMs: sc.WindowEndMs, Boundary: p.bd.saved()}
 		return lease.Save(uploadCtx, state, time.Now())
 	})
 	defer func() {
@@ -72,7 +76,13 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 	var next *ahead[json.RawMessage, mcas.ScanPage]
 	defer func() { next.abandon() }()
 
-	filters, done := sc.Filters, sc.Done
+	filters, done, resume := sc.Filters, sc.Done, sc.Boundary
+	// The rows of the current page consumed so far that share the last
+	// one's date; unknown when a resumed page could not be told apart.
+	var (
+		bd      boundary
+		unknown bool
+	)
 	for !res.MoreToDo {
 		if stop.stopped() {
 			res.MoreToDo = true // a page read ahead is left for the next run
@@ -107,7 +117,18 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		if page.HasNext && !stop.stopped() {
 			next = fetchAhead(fetchCtx, page.NextQueryFilters, scan)
 		}
-		for i := done; i < len(page.Data); i++ {
+		// Resumed inside this page: the rows already forwarded are the
+		// boundary's, whatever order the API lists them in this time. With
+		// no boundary (or a page that does not fit it), the first done.
+		start, isDone := done, func(sentinel.RowInfo) bool { return false }
+		bd, unknown = boundary{}, done > 0
+		if done > 0 && resume != nil {
+			if f, ok := r.resumeAt(page, *resume, done, &rowBuf, log); ok {
+				start, isDone, unknown = 0, f, false
+			}
+		}
+		resume = nil
+		for i := start; i < len(page.Data); i++ {
 			// A page holds up to 25 batches: told to stop part way (out of
 			// time, or shutting down), the run stops at this row rather
 			// than forward the rest, and the next run asks for the page
@@ -124,11 +145,15 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			if info.CreatedMs < from || info.CreatedMs > sc.WindowEndMs {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d outside the scan window [%d, %d]: the API ignored the created filter", info.ID, info.CreatedMs, from, sc.WindowEndMs)}
 			}
+			bd.consume(info)
+			if isDone(info) {
+				continue // forwarded by an earlier run
+			}
 			if _, dup := seen[info.ID]; dup && info.CreatedMs == from {
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, scanPos{filters, i + 1}); errors.Is(err, errStopped) {
+			if err := send.add(info.ID, row, scanPos{filters, i + 1, bd.snapshot(unknown)}); errors.Is(err, errStopped) {
 				res.MoreToDo = true // the continuation stays at the last save
 				break
 			} else if err != nil {
@@ -149,7 +174,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			break
 		}
 		// The page is consumed: its rows are in batches, uploaded in order.
-		filters, done = page.NextQueryFilters, 0
+		filters, done, bd, unknown = page.NextQueryFilters, 0, boundary{}, false
 	}
 	if res.MoreToDo {
 		// Stopped between pages or within one. Rows batched but not sent
@@ -161,7 +186,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		} else if err != nil {
 			return err
 		}
-		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs}
+		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs, Boundary: bd.snapshot(unknown).saved()}
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position: %w", err)}
 		}
@@ -174,4 +199,79 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 	}
 	res.Checkpoint, res.ScannedTo = state.Cursor, msTime(state.ScannedToMs)
 	return nil
+}
+
+// boundary tracks the rows of a scan page consumed so far that share the
+// last one's date. A page comes by date descending, so these and every row
+// of a later date are the consumed ones, in any order of the date's rows.
+type boundary struct {
+	dateMs int64
+	ids    []string
+}
+
+func (b *boundary) consume(info sentinel.RowInfo) {
+	if b.ids == nil || info.TimestampMs != b.dateMs {
+		// A fresh slice: snapshots taken earlier keep the old one.
+		b.dateMs, b.ids = info.TimestampMs, make([]string, 0, 8)
+	}
+	b.ids = append(b.ids, info.ID)
+}
+
+// snapshot is the boundary as it is now, for a row's position; later
+// consumes do not change it. Empty when what was consumed is not known.
+func (b *boundary) snapshot(unknown bool) boundary {
+	if unknown {
+		return boundary{}
+	}
+	return boundary{b.dateMs, b.ids[:len(b.ids):len(b.ids)]}
+}
+
+// saved is the boundary as the checkpoint keeps it: nil when empty.
+func (b boundary) saved() *checkpoint.ScanBoundary {
+	if len(b.ids) == 0 {
+		return nil
+	}
+	return &checkpoint.ScanBoundary{DateMs: b.dateMs, IDs: b.ids}
+}
+
+// resumeAt tells the rows of a page asked for again that an earlier run
+// forwarded, by the boundary it saved: every row of a later date, and of
+// the boundary's date those it names. That holds only for a page by date
+// descending in which the rule finds exactly done rows; otherwise the page
+// is resumed by count, as before boundaries were kept, with a warning.
+func (r *Runner) resumeAt(page mcas.ScanPage, b checkpoint.ScanBoundary, done int, buf *[]byte, log *slog.Logger) (func(sentinel.RowInfo) bool, bool) {
+	ids := make(map[string]struct{}, len(b.IDs))
+	for _, id := range b.IDs {
+		ids[id] = struct{}{}
+	}
+	isDone := func(info sentinel.RowInfo) bool {
+		if info.TimestampMs != b.DateMs {
+			return info.TimestampMs > b.DateMs
+		}
+		_, ok := ids[info.ID]
+		return ok
+	}
+	n, last := 0, int64(math.MaxInt64)
+	for _, raw := range page.Data {
+		row, info, err := r.appendRow((*buf)[:0], raw, page.Compact)
+		if err != nil {
+			return nil, false // the loop reports it
+		}
+		*buf = row
+		if info.TimestampMs > last {
+			log.Warn("resuming a scan page whose rows are not by date descending: skipping the first rows already forwarded by count",
+				"done", done)
+			return nil, false
+		}
+		last = info.TimestampMs
+		if isDone(info) {
+			n++
+		}
+	}
+	if n != done {
+		log.Warn("resuming a scan page that differs from the one an earlier run forwarded rows of: skipping the first rows by count",
+			"done", done, "by_boundary", n)
+		return nil, false
+	}
+	return isDone, true
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/mcas"
@@ -173,6 +176,163 @@ func TestScanAnswerThatRepeatsItsRequestFailsLoudly(t *testing.T) {
 				if k > 1 {
 					t.Errorf("%s sent %d times", id, k)
 				}
+			}
+		})
+	}
+}
+
+// failAfter accepts its first n uploads, then refuses every one.
+type failAfter struct {
+	n  int
+	up *uploader
+}
+
+func (f *failAfter) Upload(ctx context.Context, stream string, b *sentinel.Batch) (sentinel.UploadStats, error) {
+	if f.n == 0 {
+		return sentinel.UploadStats{}, errors.New("400 bad request")
+	}
+	f.n--
+	return f.up.Upload(ctx, stream, b)
+}
+
+// Promise 1 in scan mode, whatever the API's order among the rows of a page
+// that share one date: a run that stopped part way through a scan page
+// saved which of that date's rows it forwarded (the boundary), and the next
+// run, asked the page again in another order, forwards exactly the others.
+// Skipping by count alone, it would send some twice and lose as many.
+func TestScanPageResumedInAnotherOrderLosesNothing(t *testing.T) {
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	const n, perDate = 600, 7
+	date := func(i int) int64 { return hourAgo - int64(i/perDate) } // descending, 7 rows a date
+	acts := sampleActivities(t, n, func(int) int64 { return hourAgo })
+	for i := range acts {
+		var rec map[string]any
+		if err := json.Unmarshal(acts[i], &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec["timestamp"] = date(i)
+		acts[i], _ = json.Marshal(rec)
+	}
+	// The same page with each date's rows reversed.
+	var reordered []json.RawMessage
+	for g := 0; g < n; g += perDate {
+		grp := slices.Clone(acts[g:min(g+perDate, n)])
+		slices.Reverse(grp)
+		reordered = append(reordered, grp...)
+	}
+	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		again []json.RawMessage
+	}{
+		{"asked again in the same order", acts},
+		{"asked again with each date's rows in another order", reordered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore(t)
+			ctx := context.Background()
+			up := &uploader{}
+			set := Settings{InitialLookback: 24 * time.Hour, SettleDelay: 2 * time.Minute, RunBudget: time.Minute,
+				RequestsPerMinute: 30, Stream: schema.Activity().Stream, ScanMode: true}
+			run := func(u Uploader, page []json.RawMessage) error {
+				r := New(set, Deps{Store: store, Rows: rows, Uploader: u, Limiter: NewLimiter(10000),
+					Source: func(mcas.Pacer) ActivitySource { return scanSource{data: page} }})
+				_, err := r.Run(ctx, slog.New(slog.DiscardHandler))
+				return err
+			}
+			// The first run's first 1 MiB batch is accepted, part way
+			// through the page; its second is refused.
+			if err := run(&failAfter{n: 1, up: up}, acts); err == nil {
+				t.Fatal("the first run did not fail on its refused upload")
+			}
+			if len(up.got) != 1 {
+				t.Fatalf("%d uploads accepted, want 1", len(up.got))
+			}
+			k := len(up.got[0])
+			l, err := store.Acquire(ctx, "look", time.Now(), leaseTTL, checkpoint.State{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := l.State().Scan
+			var want []string
+			for i := k - 1; i >= 0 && date(i) == date(k-1); i-- {
+				want = append([]string{sampleID(i)}, want...)
+			}
+			if sc == nil || sc.Done != k || sc.Boundary == nil || sc.Boundary.DateMs != date(k-1) {
+				t.Fatalf("saved scan position %+v, want %d rows done and the boundary at date %d", sc, k, date(k-1))
+			}
+			if diff := cmp.Diff(want, sc.Boundary.IDs); diff != "" {
+				t.Errorf("boundary ids (-want +got):\n%s", diff)
+			}
+			if k%perDate == 0 {
+				t.Fatalf("the batch ended on a date's last row (%d rows): the test wants it inside a date", k)
+			}
+			if err := l.Release(ctx, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := run(up, tc.again); err != nil {
+				t.Fatal(err)
+			}
+			sent := map[string]int{}
+			for _, u := range up.got {
+				for _, row := range u {
+					sent[row["ActivityId"].(string)]++
+				}
+			}
+			for i := range n {
+				if id := sampleID(i); sent[id] != 1 {
+					t.Errorf("%s forwarded %d times, want once", id, sent[id])
+				}
+			}
+		})
+	}
+}
+
+// A boundary is trusted only for a page by date descending in which it
+// names exactly the rows done; otherwise the page is resumed by count.
+func TestResumeAtFallsBackToTheCount(t *testing.T) {
+	page := func(dates ...int64) mcas.ScanPage {
+		acts := sampleActivities(t, len(dates), func(int) int64 { return 1 })
+		for i := range acts {
+			var rec map[string]any
+			if err := json.Unmarshal(acts[i], &rec); err != nil {
+				t.Fatal(err)
+			}
+			rec["timestamp"] = dates[i]
+			acts[i], _ = json.Marshal(rec)
+		}
+		return mcas.ScanPage{Data: acts}
+	}
+	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Settings{}, Deps{Rows: rows})
+	tests := []struct {
+		name string
+		page mcas.ScanPage
+		done int
+		id   string // the one row of date 20 done
+		ok   bool
+	}{
+		{"by date descending, the boundary's rows done", page(30, 20, 20, 10), 2, "act-001", true},
+		{"the boundary's row listed second in its date", page(30, 20, 20, 10), 2, "act-002", true},
+		{"not by date descending", page(20, 30, 20, 10), 2, "act-002", false},
+		{"fewer rows done by the boundary than saved", page(30, 20, 20, 10), 3, "act-001", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf []byte
+			b := checkpoint.ScanBoundary{DateMs: 20, IDs: []string{tt.id}}
+			isDone, ok := r.resumeAt(tt.page, b, tt.done, &buf, slog.New(slog.DiscardHandler))
+			if ok != tt.ok {
+				t.Fatalf("resumeAt ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (!isDone(sentinel.RowInfo{ID: tt.id, TimestampMs: 20}) || isDone(sentinel.RowInfo{ID: "other", TimestampMs: 20}) || !isDone(sentinel.RowInfo{ID: "x", TimestampMs: 30}) || isDone(sentinel.RowInfo{ID: "x", TimestampMs: 10})) {
+				t.Error("isDone does not follow the boundary")
 			}
 		})
 	}

@@ -35,6 +35,10 @@ type query struct {
 
 	preds                []func(*Activity) bool
 	createdLo, createdHi int64 // every match has lo <= created <= hi
+
+	// reorder, when not 0, seeds this call's order among activities that
+	// share the sort key (see Options.ReorderTies).
+	reorder uint64
 }
 
 // defaultQuery is what the API does with no body: the 100 most recent by

@@ -40,6 +40,10 @@ type Options struct {
 	// whatever limit it asks for: a tenant (or token) serving smaller scan
 	// pages than requested. 0: the requested limit (500 to 5,000).
 	MaxScanPage int
+	// ReorderTies lists the activities that share a created millisecond
+	// (or, sorted by date, a date) in a new order on every call. The real
+	// API documents no order among them, so a client may not rely on one.
+	ReorderTies bool
 }
 
 // Sim is a simulated Defender for Cloud Apps tenant serving the Activities
@@ -59,6 +63,8 @@ type Sim struct {
 	window     time.Duration
 	retryAfter bool
 	maxScan    int
+	reorder    bool
+	reorders   uint64      // calls given a new tie order so far
 	recent     []time.Time // request times within the window, ascending
 	calls      []Call
 	throttled  int
@@ -94,7 +100,19 @@ func New(opts Options) *Sim {
 		window:     opts.Window,
 		retryAfter: opts.RetryAfter,
 		maxScan:    opts.MaxScanPage,
+		reorder:    opts.ReorderTies,
 	}
+}
+
+// reorderSeed is the next call's tie-order seed, 0 when ties keep one order.
+func (s *Sim) reorderSeed() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.reorder {
+		return 0
+	}
+	s.reorders++
+	return mix64(s.seed^s.reorders) | 1
 }
 
 // Now is the sim's clock.
@@ -319,6 +337,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				q.limit = min(q.limit, s.maxScan)
 			}
 		}
+		q.reorder = s.reorderSeed()
 		res := s.st.query(&q, now)
 		respond(http.StatusOK, s.renderList(&q, &res), len(res.page))
 	case strings.HasPrefix(path, ListPath):

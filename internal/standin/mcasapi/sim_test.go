@@ -231,6 +231,38 @@ func TestTiesPagedWithSkip(t *testing.T) {
 	}
 }
 
+// ReorderTies: every call lists a tie in an order of its own, the same
+// activities each time, and the neighbours keep their places.
+func TestReorderTies(t *testing.T) {
+	sim, srv, _ := newSim(t, Options{Seed: 42, ReorderTies: true})
+	gen := NewGenerator(5)
+	tie := t0.Add(-30 * time.Minute)
+	sim.Backfill(gen, t0.Add(-time.Hour), tie.Add(-time.Minute), 20)
+	tied := sim.AddTies(gen, tie, 40)
+	sim.Backfill(gen, tie.Add(time.Minute), t0, 20)
+	want := idsOf(sim.Activities())
+	body := map[string]any{"filters": map[string]any{"created": map[string]any{"gte": ms(t0.Add(-2 * time.Hour))}}, "sortField": "created", "sortDirection": "asc", "limit": 100}
+	first := list(t, srv, body).ids(t)
+	second := list(t, srv, body).ids(t)
+	if slices.Equal(first, second) {
+		t.Error("two calls listed the tie in the same order")
+	}
+	for _, got := range [][]string{first, second} {
+		if diff := cmp.Diff(want[:20], got[:20]); diff != "" {
+			t.Errorf("the activities before the tie moved (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want[60:], got[60:]); diff != "" {
+			t.Errorf("the activities after the tie moved (-want +got):\n%s", diff)
+		}
+		tie := slices.Sorted(slices.Values(got[20:60]))
+		wantTie := idsOf(tied)
+		slices.Sort(wantTie)
+		if diff := cmp.Diff(wantTie, tie); diff != "" {
+			t.Errorf("the tie's activities (-want +got):\n%s", diff)
+		}
+	}
+}
+
 func TestVisibilityDelay(t *testing.T) {
 	sim, srv, clk := newSim(t, Options{})
 	gen := NewGenerator(6)

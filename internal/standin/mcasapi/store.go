@@ -128,7 +128,7 @@ func (st *store) query(q *query, now time.Time) result {
 		return true
 	}
 
-	if !q.scan && q.sortField == sortCreated {
+	if !q.scan && q.sortField == sortCreated && q.reorder == 0 {
 		// Already in order: count every match, keep the page's.
 		var r result
 		take := func(a *Activity) {
@@ -160,12 +160,29 @@ func (st *store) query(q *query, now time.Time) result {
 		}
 	}
 	desc := q.desc || q.scan // scan mode walks date downwards
+	by, key := byDate, getDate
+	if !q.scan && q.sortField == sortCreated {
+		by, key = byCreated, getCreated
+	}
 	slices.SortFunc(idx, func(x, y int32) int {
 		if desc {
 			x, y = y, x
 		}
-		return byDate(&acts[x], &acts[y])
+		return by(&acts[x], &acts[y])
 	})
+	if q.reorder != 0 {
+		// This call's own order among equal keys.
+		for a := 0; a < len(idx); {
+			b := a + 1
+			for b < len(idx) && key(&acts[idx[b]]) == key(&acts[idx[a]]) {
+				b++
+			}
+			slices.SortFunc(idx[a:b], func(x, y int32) int {
+				return cmp.Compare(mix64(acts[x].tie^q.reorder), mix64(acts[y].tie^q.reorder))
+			})
+			a = b
+		}
+	}
 	r := result{matched: len(idx)}
 	if !q.scan {
 		from := min(q.skip, len(idx))

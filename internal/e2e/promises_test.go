@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -697,4 +698,34 @@ func TestHealthRowDoesNotHoldTheInvocation(t *testing.T) {
 		t.Errorf("health rows after the second run, both runs' (-want +got):\n%s", diff)
 	}
 	w.checkExactlyOnce(sim.Activities(), nil)
+}
+
+// Promise 1 when the API lists the activities of one millisecond (or, in
+// scan mode, of one date) in a new order on every call, which it does not
+// promise not to do: paging a tie by skip alone then passes over some and
+// repeats others. List mode reads such a millisecond again until every
+// position is accounted for; scan mode pages by date and is unaffected.
+func TestTiesInANewOrderOnEveryCall(t *testing.T) {
+	t.Parallel()
+	for _, scan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("scan=%v", scan), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, mcasapi.Options{Seed: 19, ReorderTies: true, MaxScanPage: 500},
+				map[string]string{"MCAS_REQUESTS_PER_MINUTE": "1200", "MCAS_SCAN_MODE": strconv.FormatBool(scan)})
+			sim, now := w.stack.Sim, time.Now()
+			gen := sim.Generator()
+			sim.Backfill(gen, now.Add(-50*time.Minute), now.Add(-30*time.Minute), 230)
+			sim.AddTies(gen, now.Add(-20*time.Minute), 150)
+			sim.AddTies(gen, now.Add(-19*time.Minute), 2)
+			sim.Backfill(gen, now.Add(-18*time.Minute), now.Add(-11*time.Minute), 47)
+			sim.AddTies(gen, now.Add(-10*time.Minute), 101)
+			sim.Backfill(gen, now.Add(-8*time.Minute), now.Add(-5*time.Second), 100)
+			p := w.start()
+			p.drain(t, 10)
+			w.checkExactlyOnce(sim.Activities(), nil)
+			if again := strings.Contains(p.out.String(), "reading that millisecond again"); again != !scan {
+				t.Errorf("a run said it read a millisecond again: %v, want %v:\n%s", again, !scan, tail(p.out.String(), 3000))
+			}
+		})
+	}
 }

@@ -23,9 +23,10 @@ type cursor struct {
 	// repeats those whose id came earlier in the same answer: the API
 	// listing one activity twice, not a reordering.
 	dups, repeats int
-	// rereads counts how often this run started created over, and fresh
-	// the activities forwarded at created since it last did.
-	rereads, fresh int
+	// rereads counts how often this run started created over, fresh the
+	// activities forwarded at created since it last did, and fruitless the
+	// readings again in a row that forwarded none.
+	rereads, fresh, fruitless int
 }
 
 func newCursor(c checkpoint.Cursor) *cursor {
@@ -52,7 +53,7 @@ func (c *cursor) advance(id string, created int64) (dup bool, err error) {
 		}
 	default:
 		c.created, c.skip = created, 1
-		c.whole, c.unkept, c.dups, c.repeats, c.rereads, c.fresh = true, 0, 0, 0, 0, 0
+		c.whole, c.unkept, c.dups, c.repeats, c.rereads, c.fresh, c.fruitless = true, 0, 0, 0, 0, 0, 0
 		// A fresh slice: snapshots taken earlier keep sharing the old one.
 		c.seen = make([]string, 0, 8)
 		clear(c.seenSet)

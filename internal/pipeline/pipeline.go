@@ -342,17 +342,25 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 	return nil
 }
 
-// maxRereads bounds how often one run reads a millisecond again.
-const maxRereads = 3
+// maxRereads bounds how often one run reads a millisecond again: a tie the
+// checkpoint can vouch for (500 at most) costs five calls a reading. An API
+// that orders a tie anew on every call needs a few readings to show every
+// activity at least once (three for 150 in TestTiesInANewOrderOnEveryCall).
+const maxRereads = 6
+
+// maxFruitless is how many readings again in a row must find nothing new
+// before the excess of positions over ids is taken for an activity the API
+// lists twice: one such reading may just have met the same order again.
+const maxFruitless = 2
 
 // leaveMillisecond is called once every position of the cursor's
 // millisecond is consumed, before the cursor leaves it. It reports whether
 // the millisecond must be read again: the API ordered its activities
 // differently between calls, so skip passed over some never read (see
 // cursor.missed). It is read again from its first activity, the ids kept
-// telling the ones already sent. A reading again that finds nothing new
-// ends it: the API listed some activity at two positions, which no order
-// change explains away. When the order keeps changing, the run fails,
+// telling the ones already sent. Readings again that find nothing new,
+// maxFruitless in a row, end it: the API lists some activity at two
+// positions, which no order change explains away. When the order keeps changing, the run fails,
 // leaving the checkpoint inside the millisecond.
 //
 // A tie of more than checkpoint.MaxSeen that a run stopped inside leaves
@@ -377,8 +385,13 @@ func (r *Runner) leaveMillisecond(cur *cursor, log *slog.Logger) (bool, error) {
 		return false, nil
 	}
 	if cur.rereads > 0 && cur.fresh == 0 {
-		log.Warn("reading a millisecond again found no activity not already sent: the API lists some of its activities twice",
-			"created", at, "positions", cur.skip, "activities", len(cur.seen))
+		cur.fruitless++
+	} else {
+		cur.fruitless = 0
+	}
+	if cur.fruitless >= maxFruitless {
+		log.Warn("reading a millisecond again found no activity not already sent, several times: the API lists some of its activities twice",
+			"created", at, "positions", cur.skip, "activities", len(cur.seen), "readings", cur.rereads+1)
 		return false, nil
 	}
 	if cur.rereads >= maxRereads {

@@ -251,7 +251,7 @@ func head(s []string) []string { return s[:min(len(s), 5)] }
 
 // What leaveMillisecond makes of a millisecond whose positions outnumber
 // the ids sent there: read it again, accept a reading that found nothing
-// new (the API listed one twice), or stop after maxRereads readings.
+// new twice in a row (the API lists one twice), or stop after maxRereads.
 func TestLeaveMillisecond(t *testing.T) {
 	// Resumed after a and b, then b again past the skip, and c: four
 	// positions, three ids, so one activity may have been passed over.
@@ -280,7 +280,9 @@ func TestLeaveMillisecond(t *testing.T) {
 		{"passed over: read again", reordered, true, ""},
 		{"read again, and something new found, a last time", func() *cursor { c := reordered(); c.rereads = maxRereads - 1; return c }, true, ""},
 		{"the order still changing after the last reading", func() *cursor { c := reordered(); c.rereads = maxRereads; return c }, false, "different order"},
-		{"a reading again that found nothing new", func() *cursor { c := reordered(); c.rereads, c.fresh = 1, 0; return c }, false, ""},
+		{"a reading again that found nothing new: once more", func() *cursor { c := reordered(); c.rereads, c.fresh = 1, 0; return c }, true, ""},
+		{"two readings again in a row that found nothing new", func() *cursor { c := reordered(); c.rereads, c.fresh, c.fruitless = 2, 0, 1; return c }, false, ""},
+		{"a reading again that found something after one that did not", func() *cursor { c := reordered(); c.rereads, c.fruitless = 2, 1; return c }, true, ""},
 		{"not whole, a kept id past the skip: read again", func() *cursor {
 			c := newCursor(checkpoint.Cursor{CreatedMs: 10, Skip: 3, Seen: []string{"b", "c"}})
 			_, _ = c.advance("c", 10)

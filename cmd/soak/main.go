@@ -37,6 +37,7 @@ func main() {
 	flag.IntVar(&o.RPM, "rpm", 0, "MCAS_REQUESTS_PER_MINUTE and the simulated tenant's limit (default 30)")
 	flag.Float64Var(&o.FaultRate, "fault-rate", 0, "fraction of requests to the API and to ingestion that fail at random; -1 for none (default 0.1)")
 	flag.BoolVar(&o.ScanMode, "scan", false, "MCAS_SCAN_MODE=true: read with the API's scan mode")
+	flag.BoolVar(&o.ReorderTies, "reorder-ties", false, "the tenant lists activities that share a created millisecond (or a date) in a new order on every call")
 	flag.DurationVar(&o.KillEvery, "kill-every", 0, "mean time between SIGKILLs of the handler; -1s for none (default 2m)")
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the tenant, the faults and the kills (default: from the clock; printed)")
 	flag.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "bound on the drain after the traffic (default 3×budget+1m)")

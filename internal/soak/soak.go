@@ -49,6 +49,9 @@ type Options struct {
 	RPM       int           // MCAS_REQUESTS_PER_MINUTE and the simulated tenant's limit; default 30
 	FaultRate float64       // fraction of requests to each stand-in that get a random fault; negative: none; default 0.1
 	ScanMode  bool          // MCAS_SCAN_MODE: read with the API's scan mode
+	// ReorderTies has the tenant list ties in a new order on every call
+	// (mcasapi.Options.ReorderTies).
+	ReorderTies bool
 	// KillEvery is the mean time between SIGKILLs of the handler; negative:
 	// none; default 2m. No kill starts in the last 15 s of the traffic phase
 	// (its second half if shorter), so the drain does not wait out a dead lease.
@@ -147,7 +150,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Dir:         dir,
 		SentinelDir: sentinelDir,
-		Sim:         mcasapi.Options{Seed: opts.Seed, RequestsPerMinute: opts.RPM, RetryAfter: true},
+		Sim:         mcasapi.Options{Seed: opts.Seed, RequestsPerMinute: opts.RPM, RetryAfter: true, ReorderTies: opts.ReorderTies},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the local stack: %w", err)
@@ -188,8 +191,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	hostDone := make(chan error, 1)
 	go func() { hostDone <- host.Run(hostCtx) }()
 
-	w.printf("soak: seed %d, %s of %.1f activities/s, schedule %q, settle %s, budget %s, %d calls/min, scan mode %t, fault rate %.2f, a kill every ~%s\n",
-		opts.Seed, opts.Duration, opts.Rate, opts.Schedule, opts.Settle, opts.Budget, opts.RPM, opts.ScanMode, rate, killEvery(opts.KillEvery))
+	w.printf("soak: seed %d, %s of %.1f activities/s, schedule %q, settle %s, budget %s, %d calls/min, scan mode %t, ties reordered %t, fault rate %.2f, a kill every ~%s\n",
+		opts.Seed, opts.Duration, opts.Rate, opts.Schedule, opts.Settle, opts.Budget, opts.RPM, opts.ScanMode, opts.ReorderTies, rate, killEvery(opts.KillEvery))
 
 	// The traffic phase.
 	start := time.Now()

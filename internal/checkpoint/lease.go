@@ -142,22 +142,37 @@ func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
 // rereads reports whether c, at prev's millisecond with a smaller Skip,
 // reads positions prev had passed again: it keeps every id prev kept, so it
 // sends none of those twice. A run does that when the API ordered the
-// millisecond differently between calls. (When prev passed more positions
+// millisecond differently between calls. Seen only grows inside a
+// millisecond, so c's ids are prev's followed by those sent since, less the
+// oldest that the cap (MaxSeen, maxSeenUnits) drops once there are more:
+// those, and only those, may be missing. (When prev passed more positions
 // than it kept ids of, a tie longer than MaxSeen, the unkept ones are sent
 // again, so c must have sent something since: see pipeline's
 // leaveMillisecond.)
 func rereads(c, prev Cursor) bool {
-	if prev.Skip > len(prev.Seen) && len(c.Seen) <= len(prev.Seen) {
-		return false
-	}
 	kept := make(map[string]struct{}, len(c.Seen))
 	for _, id := range c.Seen {
 		kept[id] = struct{}{}
 	}
-	for _, id := range prev.Seen {
+	dropped := 0 // prev's oldest ids that c no longer keeps
+	for i, id := range prev.Seen {
 		if _, ok := kept[id]; !ok {
-			return false
+			if i != dropped {
+				return false // a kept id dropped before an older one
+			}
+			dropped++
 		}
+	}
+	rest := prev.Seen[dropped:]
+	if len(c.Seen) < len(rest) || !slices.Equal(c.Seen[:len(rest)], rest) {
+		return false
+	}
+	added := len(c.Seen) - len(rest)
+	if dropped > 0 && len(capSeen(append([]string{prev.Seen[dropped-1]}, c.Seen...))) != len(c.Seen) {
+		return false // the cap would have kept the last id dropped
+	}
+	if prev.Skip > len(prev.Seen) && added == 0 {
+		return false
 	}
 	return true
 }

@@ -488,6 +488,50 @@ func TestSaveAllowsReadingAMillisecondAgain(t *testing.T) {
 	}
 }
 
+// A tie longer than MaxSeen read again: the ids a save keeps are the last
+// MaxSeen, so once the reading sends new ones the oldest of the saved
+// cursor's ids fall off. That is the cap at work, not a step back; dropping
+// any other id still is.
+func TestSaveAllowsReadingAgainATieLongerThanItKeeps(t *testing.T) {
+	ids := func(from, to int) []string {
+		var s []string
+		for i := from; i < to; i++ {
+			s = append(s, fmt.Sprintf("act-%04d", i))
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		prev checkpoint.Cursor // saved first
+		c    checkpoint.Cursor
+		ok   bool
+	}{
+		{"whole, the oldest fall off for new ones", checkpoint.Cursor{CreatedMs: 100, Skip: 580, Seen: ids(0, 580)},
+			checkpoint.Cursor{CreatedMs: 100, Skip: 16, Seen: ids(0, 616)}, true},
+		{"passed more than it kept, new ones sent", checkpoint.Cursor{CreatedMs: 100, Skip: 600, Seen: ids(100, 600)},
+			checkpoint.Cursor{CreatedMs: 100, Skip: 204, Seen: ids(100, 804)}, true},
+		{"passed more than it kept, nothing new", checkpoint.Cursor{CreatedMs: 100, Skip: 600, Seen: ids(100, 600)},
+			checkpoint.Cursor{CreatedMs: 100, Skip: 204, Seen: ids(100, 600)}, false},
+		{"a kept id dropped, not the oldest", checkpoint.Cursor{CreatedMs: 100, Skip: 580, Seen: ids(0, 580)},
+			checkpoint.Cursor{CreatedMs: 100, Skip: 16, Seen: append(append(ids(81, 300), ids(301, 580)...), ids(600, 602)...)}, false},
+		{"more dropped than the cap needs", checkpoint.Cursor{CreatedMs: 100, Skip: 580, Seen: ids(0, 580)},
+			checkpoint.Cursor{CreatedMs: 100, Skip: 16, Seen: ids(200, 601)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, _ := newStore(t, "tenant")
+			l := acquire(t, s, "a", t0)
+			if err := l.Save(ctx, checkpoint.State{Cursor: tt.prev}, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Save(ctx, checkpoint.State{Cursor: tt.c}, t0); (err == nil) != tt.ok {
+				t.Errorf("Save err = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
 func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 	for _, prior := range []string{"none", "released", "expired"} {
 		t.Run(prior, func(t *testing.T) {

@@ -23,10 +23,8 @@ type cursor struct {
 	// repeats those whose id came earlier in the same answer: the API
 	// listing one activity twice, not a reordering.
 	dups, repeats int
-	// rereads counts how often this run started created over, fresh the
-	// activities forwarded at created since it last did, and fruitless the
-	// readings again in a row that forwarded none.
-	rereads, fresh, fruitless int
+	// rereads counts how often this run started created over.
+	rereads int
 }
 
 func newCursor(c checkpoint.Cursor) *cursor {
@@ -53,14 +51,13 @@ func (c *cursor) advance(id string, created int64) (dup bool, err error) {
 		}
 	default:
 		c.created, c.skip = created, 1
-		c.whole, c.unkept, c.dups, c.repeats, c.rereads, c.fresh, c.fruitless = true, 0, 0, 0, 0, 0, 0
+		c.whole, c.unkept, c.dups, c.repeats, c.rereads = true, 0, 0, 0, 0
 		// A fresh slice: snapshots taken earlier keep sharing the old one.
 		c.seen = make([]string, 0, 8)
 		clear(c.seenSet)
 	}
 	c.seen = append(c.seen, id)
 	c.seenSet[id] = struct{}{}
-	c.fresh++
 	return false, nil
 }
 
@@ -90,7 +87,7 @@ func (c *cursor) missed() int {
 // once it has passed every position, seen holds every id there, so it
 // counts as whole from here.
 func (c *cursor) reread() {
-	c.skip, c.dups, c.repeats, c.fresh = 0, 0, 0, 0
+	c.skip, c.dups, c.repeats = 0, 0, 0
 	c.whole, c.unkept = true, 0
 	c.rereads++
 }

@@ -251,7 +251,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			res.MoreToDo = true
 			break
 		}
-		q := mcas.Query{CreatedFrom: cur.created, CreatedTo: windowEnd, Skip: cur.skip, Limit: mcas.MaxPageSize, Filters: r.set.Filters}
+		q := mcas.Query{CreatedFrom: cur.created, CreatedTo: windowEnd, Skip: cur.skip, Limit: pageLimit(cur.rereads), Filters: r.set.Filters}
 		page, err := src.Activities(fetchCtx, q)
 		if err != nil {
 			if toldToStop(fetchCtx, err) {
@@ -314,7 +314,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			}
 		}
 		page.Release() // the rows are copied into batches
-		complete = !res.MoreToDo && !reread && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < mcas.MaxPageSize))
+		complete = !res.MoreToDo && !reread && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < q.Limit))
 		if complete {
 			// The window's last millisecond is consumed too.
 			if reread, err = r.leaveMillisecond(cur, log); err != nil {
@@ -343,24 +343,30 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 }
 
 // maxRereads bounds how often one run reads a millisecond again: a tie the
-// checkpoint can vouch for (500 at most) costs five calls a reading. An API
-// that orders a tie anew on every call needs a few readings to show every
-// activity at least once (three for 150 in TestTiesInANewOrderOnEveryCall).
+// checkpoint can vouch for (500 at most) costs five to ten calls a reading.
+// An API that orders a tie anew on every call needs a few readings to show
+// every activity at least once (three for 150 in
+// TestTiesInANewOrderOnEveryCall).
 const maxRereads = 6
 
-// maxFruitless is how many readings again in a row must find nothing new
-// before the excess of positions over ids is taken for an activity the API
-// lists twice: one such reading may just have met the same order again.
-const maxFruitless = 2
+// pageLimit is the page size of a reading: smaller on each reading again.
+// A store that sorts equal keys by no rule of its own may order them by
+// how the query is answered, the same for the same skip and limit (a
+// top-k sort of skip+limit rows, as MongoDB's documentation warns of), so
+// reading again with the first reading's questions would only get its
+// answers again.
+func pageLimit(rereads int) int { return mcas.MaxPageSize - 13*min(rereads, maxRereads) }
 
 // leaveMillisecond is called once every position of the cursor's
 // millisecond is consumed, before the cursor leaves it. It reports whether
 // the millisecond must be read again: the API ordered its activities
 // differently between calls, so skip passed over some never read (see
 // cursor.missed). It is read again from its first activity, the ids kept
-// telling the ones already sent. Readings again that find nothing new,
-// maxFruitless in a row, end it: the API lists some activity at two
-// positions, which no order change explains away. When the order keeps changing, the run fails,
+// telling the ones already sent, with another page size each time (see
+// pageLimit). An excess that survives maxRereads readings fails the run: it
+// means either an order that keeps changing or one activity listed at two
+// positions on different pages, and the two cannot be told apart (one in a
+// single answer is told, and counted as a repeat). When the order keeps changing, the run fails,
 // leaving the checkpoint inside the millisecond.
 //
 // A tie of more than checkpoint.MaxSeen that a run stopped inside leaves
@@ -384,18 +390,8 @@ func (r *Runner) leaveMillisecond(cur *cursor, log *slog.Logger) (bool, error) {
 	if n == 0 {
 		return false, nil
 	}
-	if cur.rereads > 0 && cur.fresh == 0 {
-		cur.fruitless++
-	} else {
-		cur.fruitless = 0
-	}
-	if cur.fruitless >= maxFruitless {
-		log.Warn("reading a millisecond again found no activity not already sent, several times: the API lists some of its activities twice",
-			"created", at, "positions", cur.skip, "activities", len(cur.seen), "readings", cur.rereads+1)
-		return false, nil
-	}
 	if cur.rereads >= maxRereads {
-		return false, &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the API listed the %d activities created at %s in a different order on different calls (or one of them twice), so up to %d of them were passed over; read again %d times, the checkpoint stays at that millisecond",
+		return false, &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("the API listed the %d activities created at %s in a different order on different calls (or listed one of them on two pages), so up to %d of them were passed over; read again %d times, the checkpoint stays at that millisecond",
 			cur.skip, at, n, cur.rereads)}
 	}
 	log.Warn("the API ordered the activities of one millisecond differently between calls: reading that millisecond again",

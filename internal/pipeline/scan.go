@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
@@ -83,6 +84,29 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		bd      boundary
 		unknown bool
 	)
+	// A page resumed by its boundary (rb, rbDone rows of it forwarded by an
+	// earlier run): those rows stay forwarded wherever this answer lists
+	// them, so every position saved inside the page counts them, and names
+	// rb's ids with the rows of its date consumed since (atRB). added is
+	// how many rows consumed were not forwarded before.
+	var (
+		rb            *checkpoint.ScanBoundary
+		rbDone, added int
+		atRB          []string
+	)
+	// pos is the position once the page's first n rows are consumed.
+	pos := func(n int) (int, boundary) {
+		switch {
+		case rb == nil:
+			return n, bd.snapshot(unknown)
+		case len(bd.ids) == 0 || bd.dateMs > rb.DateMs:
+			return rbDone, boundary{rb.DateMs, rb.IDs[:len(rb.IDs):len(rb.IDs)]}
+		case bd.dateMs == rb.DateMs:
+			return rbDone + added, boundary{rb.DateMs, atRB[:len(atRB):len(atRB)]}
+		default: // past rb's date: every row forwarded before is consumed
+			return rbDone + added, bd.snapshot(false)
+		}
+	}
 	for !res.MoreToDo {
 		if stop.stopped() {
 			res.MoreToDo = true // a page read ahead is left for the next run
@@ -125,6 +149,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		if done > 0 && resume != nil {
 			if f, ok := r.resumeAt(page, *resume, done, &rowBuf, log); ok {
 				start, isDone, unknown = 0, f, false
+				rb, rbDone, added, atRB = resume, done, 0, slices.Clone(resume.IDs)
 			}
 		}
 		resume = nil
@@ -149,11 +174,18 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			if isDone(info) {
 				continue // forwarded by an earlier run
 			}
+			if rb != nil {
+				added++
+				if info.TimestampMs == rb.DateMs {
+					atRB = append(atRB, info.ID)
+				}
+			}
 			if _, dup := seen[info.ID]; dup && info.CreatedMs == from {
 				res.Duplicates++
 				continue
 			}
-			if err := send.add(info.ID, row, scanPos{filters, i + 1, bd.snapshot(unknown)}); errors.Is(err, errStopped) {
+			d, b := pos(i + 1)
+			if err := send.add(info.ID, row, scanPos{filters, d, b}); errors.Is(err, errStopped) {
 				res.MoreToDo = true // the continuation stays at the last save
 				break
 			} else if err != nil {
@@ -175,6 +207,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		}
 		// The page is consumed: its rows are in batches, uploaded in order.
 		filters, done, bd, unknown = page.NextQueryFilters, 0, boundary{}, false
+		rb, atRB = nil, nil
 	}
 	if res.MoreToDo {
 		// Stopped between pages or within one. Rows batched but not sent
@@ -186,7 +219,12 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		} else if err != nil {
 			return err
 		}
-		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs, Boundary: bd.snapshot(unknown).saved()}
+		d, b := pos(done)
+		if resume != nil {
+			// Stopped before the resumed page came: its position stands.
+			d, b = done, boundary{resume.DateMs, resume.IDs}
+		}
+		state.Scan = &checkpoint.Scan{Filters: filters, Done: d, WindowEndMs: sc.WindowEndMs, Boundary: b.saved()}
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position: %w", err)}
 		}

@@ -337,3 +337,135 @@ func TestResumeAtFallsBackToTheCount(t *testing.T) {
 		})
 	}
 }
+
+// slowScanSource answers as scanSource does, after delay, or with err.
+type slowScanSource struct {
+	data  []json.RawMessage
+	delay time.Duration
+	err   error
+}
+
+func (s slowScanSource) Activities(context.Context, mcas.Query) (mcas.Page, error) {
+	return mcas.Page{}, errors.New("list mode is not used")
+}
+func (s slowScanSource) Scan(context.Context, json.RawMessage, int) (mcas.ScanPage, error) {
+	time.Sleep(s.delay)
+	if s.err != nil {
+		return mcas.ScanPage{}, s.err
+	}
+	return mcas.ScanPage{Data: s.data}, nil
+}
+func (s slowScanSource) Stats() mcas.Stats { return mcas.Stats{} }
+
+// acceptRows accepts the first n rows of its first upload and refuses the
+// rest, as a split upload does when a later request fails; every other
+// upload is refused.
+type acceptRows struct {
+	n  int
+	up *uploader
+}
+
+func (a *acceptRows) Upload(_ context.Context, _ string, b *sentinel.Batch) (sentinel.UploadStats, error) {
+	if a.n == 0 {
+		return sentinel.UploadStats{}, errors.New("400 bad request")
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &rows); err != nil {
+		return sentinel.UploadStats{}, err
+	}
+	n := min(a.n, len(rows))
+	a.up.got, a.n = append(a.up.got, rows[:n]), 0
+	return sentinel.UploadStats{Rows: n, Requests: 1}, errors.New("413 part of the batch refused")
+}
+
+// Promises 1 and 2 over three runs of one scan page. The first stops inside
+// a date (its boundary names the date's rows it forwarded); the second,
+// resumed by that boundary, ends part way in one of the ways below; the
+// third finishes the page. Every row is forwarded exactly once only if each
+// position the second run saves (or keeps) still counts the first run's
+// rows: those of later dates and the boundary's, wherever this answer lists
+// them.
+func TestScanResumedPageEndedAgainLosesNothing(t *testing.T) {
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	const n, perDate = 600, 7
+	date := func(i int) int64 { return hourAgo - int64(i/perDate) }
+	acts := sampleActivities(t, n, func(int) int64 { return hourAgo })
+	for i := range acts {
+		var rec map[string]any
+		if err := json.Unmarshal(acts[i], &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec["timestamp"] = date(i)
+		acts[i], _ = json.Marshal(rec)
+	}
+	var reordered []json.RawMessage // each date's rows reversed
+	for g := 0; g < n; g += perDate {
+		grp := slices.Clone(acts[g:min(g+perDate, n)])
+		slices.Reverse(grp)
+		reordered = append(reordered, grp...)
+	}
+	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = time.Second
+	tests := []struct {
+		name   string
+		source ActivitySource
+		up     func(*uploader) Uploader
+		third  []json.RawMessage // the page as the third run gets it
+	}{
+		// Each date's rows reversed, so the boundary date's rows not yet
+		// forwarded come before the one that was; two of them are
+		// accepted, then the upload fails.
+		{"two more rows of the boundary's date accepted, listed before the forwarded one",
+			scanSource{data: reordered}, func(u *uploader) Uploader { return &acceptRows{n: 2, up: u} }, acts},
+		// The page arrives after the budget ran out: the run stops at its
+		// first row, having forwarded nothing.
+		{"the resumed page answered after the budget", slowScanSource{data: reordered, delay: budget + 200*time.Millisecond},
+			func(u *uploader) Uploader { return u }, acts},
+		// The call is cut off by the budget: no page at all.
+		{"the resumed page's call cut off by the budget", slowScanSource{err: mcas.ErrDeadline},
+			func(u *uploader) Uploader { return u }, reordered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newStore(t)
+			ctx := context.Background()
+			up := &uploader{}
+			run := func(u Uploader, src ActivitySource, budget time.Duration) error {
+				set := Settings{InitialLookback: 24 * time.Hour, SettleDelay: 2 * time.Minute, RunBudget: budget,
+					RequestsPerMinute: 30, Stream: schema.Activity().Stream, ScanMode: true}
+				r := New(set, Deps{Store: store, Rows: rows, Uploader: u, Limiter: NewLimiter(10000),
+					Source: func(mcas.Pacer) ActivitySource { return src }})
+				_, err := r.Run(ctx, slog.New(slog.DiscardHandler))
+				return err
+			}
+			if err := run(&failAfter{n: 1, up: up}, scanSource{data: acts}, time.Minute); err == nil {
+				t.Fatal("the first run did not fail on its refused upload")
+			}
+			if k := len(up.got[0]); k%perDate == 0 {
+				t.Fatalf("the first run's batch ended on a date's last row (%d rows): the test wants it inside a date", k)
+			}
+			_ = run(tt.up(up), tt.source, budget) // fails or stops, as the case says
+			if err := run(up, scanSource{data: tt.third}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			sent := map[string]int{}
+			for _, u := range up.got {
+				for _, row := range u {
+					sent[row["ActivityId"].(string)]++
+				}
+			}
+			var wrong []string
+			for i := range n {
+				if id := sampleID(i); sent[id] != 1 {
+					wrong = append(wrong, fmt.Sprintf("%s×%d", id, sent[id]))
+				}
+			}
+			if len(wrong) > 0 {
+				t.Errorf("%d rows not forwarded exactly once: %v", len(wrong), head(wrong))
+			}
+		})
+	}
+}

@@ -19,6 +19,17 @@ var ErrBusy = errors.New("checkpoint lease is held by another invocation")
 // stop and send nothing more. Lease methods wrap it.
 var ErrLeaseLost = errors.New("checkpoint lease lost")
 
+// ErrRefused means a write was refused before any request, for what it
+// holds (out of range, behind the saved cursor, too long to encode): sending
+// it again cannot succeed. Lease methods' errors match it with errors.Is.
+var ErrRefused = errors.New("checkpoint write refused")
+
+// refused marks err as an ErrRefused, keeping its message.
+type refused struct{ error }
+
+func (e refused) Is(target error) bool { return target == ErrRefused }
+func (e refused) Unwrap() error        { return e.error }
+
 // BusyError tells who holds the lease and until when. It matches
 // errors.Is(err, ErrBusy). Holder is "" and Until zero when Acquire lost a
 // race and could not read the winner.

@@ -114,11 +114,11 @@ func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
 	c := st.Cursor
 	switch {
 	case c.CreatedMs < 0 || c.CreatedMs > maxMs:
-		return fmt.Errorf("checkpoint: save: cursor created %d ms is out of range", c.CreatedMs)
+		return refused{fmt.Errorf("checkpoint: save: cursor created %d ms is out of range", c.CreatedMs)}
 	case c.Skip < 0 || c.Skip > 1<<31-1:
-		return fmt.Errorf("checkpoint: save: cursor skip %d is out of range", c.Skip)
+		return refused{fmt.Errorf("checkpoint: save: cursor skip %d is out of range", c.Skip)}
 	case st.ScannedToMs < 0 || st.ScannedToMs > maxMs:
-		return fmt.Errorf("checkpoint: save: scanned-to %d ms is out of range", st.ScannedToMs)
+		return refused{fmt.Errorf("checkpoint: save: scanned-to %d ms is out of range", st.ScannedToMs)}
 	}
 	st.Cursor.Seen = slices.Clone(capSeen(c.Seen))
 	if len(st.Cursor.Seen) == 0 {
@@ -129,8 +129,8 @@ func (l *Lease) Save(ctx context.Context, st State, now time.Time) error {
 	defer l.mu.Unlock()
 	return l.write(ctx, "save", func(base record) (record, error) {
 		if prev := base.State.Cursor; c.CreatedMs < prev.CreatedMs || (c.CreatedMs == prev.CreatedMs && c.Skip < prev.Skip && !rereads(st.Cursor, prev)) {
-			return record{}, fmt.Errorf("checkpoint: save: cursor (created %d, skip %d) is behind the saved one (created %d, skip %d)",
-				c.CreatedMs, c.Skip, prev.CreatedMs, prev.Skip)
+			return record{}, refused{fmt.Errorf("checkpoint: save: cursor (created %d, skip %d) is behind the saved one (created %d, skip %d)",
+				c.CreatedMs, c.Skip, prev.CreatedMs, prev.Skip)}
 		}
 		base.State = st
 		base.LeaseExpiresMs = l.extended(base, now)

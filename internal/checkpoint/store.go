@@ -249,7 +249,7 @@ func (s *Store) createTable(ctx context.Context) error {
 func (s *Store) update(ctx context.Context, rec record, etag azcore.ETag) (azcore.ETag, error) {
 	body, err := encodeEntity(s.key, rec)
 	if err != nil {
-		return "", err
+		return "", refused{err}
 	}
 	resp, err := s.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{
 		IfMatch:    &etag,

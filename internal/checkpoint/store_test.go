@@ -447,6 +447,9 @@ func TestSaveRefusesToMoveBackwards(t *testing.T) {
 		if errors.Is(err, checkpoint.ErrLeaseLost) {
 			t.Errorf("%s: a refused Save reported ErrLeaseLost", tt.name)
 		}
+		if err != nil && !errors.Is(err, checkpoint.ErrRefused) {
+			t.Errorf("%s: Save err = %v, want it to match ErrRefused", tt.name, err)
+		}
 	}
 }
 

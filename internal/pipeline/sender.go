@@ -149,7 +149,7 @@ func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
 
 // saveRetryFor is how long the save of an accepted upload's position is
 // tried again after it failed (the Table client's own retries spent),
-// unless the lease is lost. Given up on, it leaves rows in Sentinel that
+// unless the lease is lost or the save was refused for what it holds. Given up on, it leaves rows in Sentinel that
 // the next run sends again, which promise 2 allows only for a process
 // killed in between; and a save that failed may simply be repeated (see
 // checkpoint.Lease.Save).
@@ -161,7 +161,7 @@ func (s *sender[P]) saveAccepted(p P) error {
 	wait, giveUp := time.Second, time.Now().Add(saveRetryFor)
 	for {
 		err := s.save(p)
-		if err == nil || errors.Is(err, checkpoint.ErrLeaseLost) || time.Now().Add(wait).After(giveUp) {
+		if err == nil || errors.Is(err, checkpoint.ErrLeaseLost) || errors.Is(err, checkpoint.ErrRefused) || time.Now().Add(wait).After(giveUp) {
 			return err
 		}
 		time.Sleep(wait)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mcas-sentinel/mcas-sentinel/internal/checkpoint"
 	"github.com/mcas-sentinel/mcas-sentinel/internal/sentinel"
 )
 
@@ -84,6 +85,42 @@ func TestSenderFinishesOneUploadPastTheDeadline(t *testing.T) {
 			}
 			if saved != tt.wantSaved {
 				t.Errorf("checkpoint saved at row %d, want %d", saved, tt.wantSaved)
+			}
+		})
+	}
+}
+
+// A save after an accepted upload is tried again while it may still land
+// (the table busy), but not when it was refused for what it holds, nor when
+// the lease is lost: those fail the run at once.
+func TestSaveAcceptedTriesAgainOnlyWhatCanLand(t *testing.T) {
+	busy := errors.New("503 server busy")
+	refused := fmt.Errorf("checkpoint %q: save: %w", "t", checkpoint.ErrRefused)
+	lost := fmt.Errorf("checkpoint %q: save: %w", "t", checkpoint.ErrLeaseLost)
+	tests := []struct {
+		name      string
+		errs      []error // what each save returns, then nil
+		wantSaves int
+		wantErr   error
+	}{
+		{"saved at once", nil, 1, nil},
+		{"busy once, then saved", []error{busy}, 2, nil},
+		{"refused", []error{refused}, 1, checkpoint.ErrRefused},
+		{"lease lost", []error{lost}, 1, checkpoint.ErrLeaseLost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			saves := 0
+			s := newSender(context.Background(), newStopSignal(context.Background(), time.Now().Add(time.Hour)), &countingUploader{}, "Custom-Test", &Result{}, func(int) error {
+				saves++
+				if saves <= len(tt.errs) {
+					return tt.errs[saves-1]
+				}
+				return nil
+			})
+			err := s.saveAccepted(1)
+			if saves != tt.wantSaves || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("%d saves, error %v; want %d, %v", saves, err, tt.wantSaves, tt.wantErr)
 			}
 		})
 	}

@@ -88,8 +88,11 @@ func TestPacerSpacesCallsFromTheirDeparture(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i := 1; i < len(arrivals); i++ {
-		// Loopback: a call arrives within a millisecond or two of leaving.
-		if gap := arrivals[i].Sub(arrivals[i-1]); gap < interval-5*time.Millisecond {
+		// Loopback: a call arrives within a millisecond or two of leaving,
+		// but on a loaded machine the server may see one late, and the next
+		// one sooner after it. Spaced from the grant, the calls after the
+		// slow first arrive under a millisecond apart.
+		if gap := arrivals[i].Sub(arrivals[i-1]); gap < interval-interval/4 {
 			t.Errorf("calls %d and %d arrived %s apart, want at least the interval %s", i-1, i, gap, interval)
 		}
 	}

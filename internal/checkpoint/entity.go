@@ -219,23 +219,8 @@ func decodeEntity(raw []byte) (record, error) {
 // scan reads the optional scan continuation: absent or empty means none
 // (entities written before scan mode existed have no such property).
 func (d *decoder) scan(prop string) *Scan {
-	raw, ok := d.props[prop]
-	if d.err != nil || !ok || string(raw) == "null" {
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		d.fail(prop, fmt.Errorf("not a string: %s", truncate(raw)))
-		return nil
-	}
-	if s == "" {
-		return nil
-	}
 	var sc Scan
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sc); err != nil {
-		d.fail(prop, fmt.Errorf("not a scan continuation: %w", err))
+	if !d.optionalJSON(prop, "a scan continuation", &sc) {
 		return nil
 	}
 	if sc.Done < 0 || sc.WindowEndMs <= 0 || sc.WindowEndMs > maxMs || !json.Valid(sc.Filters) || len(sc.Filters) == 0 || sc.Filters[0] != '{' {
@@ -247,23 +232,8 @@ func (d *decoder) scan(prop string) *Scan {
 
 // boundary reads the optional ScanBoundary property ("" or absent: none).
 func (d *decoder) boundary(prop string) *ScanBoundary {
-	raw, ok := d.props[prop]
-	if d.err != nil || !ok || string(raw) == "null" {
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		d.fail(prop, fmt.Errorf("not a string: %s", truncate(raw)))
-		return nil
-	}
-	if s == "" {
-		return nil
-	}
 	var b ScanBoundary
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		d.fail(prop, fmt.Errorf("not a scan boundary: %w", err))
+	if !d.optionalJSON(prop, "a scan boundary", &b) {
 		return nil
 	}
 	if len(b.IDs) == 0 || b.DateMs > maxMs {
@@ -271,6 +241,31 @@ func (d *decoder) boundary(prop string) *ScanBoundary {
 		return nil
 	}
 	return &b
+}
+
+// optionalJSON decodes a string property holding JSON into v, strictly. It
+// reports false when the property is absent, null or "" (nothing to read)
+// and when it is bad (recorded as the decoder's error, naming what).
+func (d *decoder) optionalJSON(prop, what string, v any) bool {
+	raw, ok := d.props[prop]
+	if d.err != nil || !ok || string(raw) == "null" {
+		return false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.fail(prop, fmt.Errorf("not a string: %s", truncate(raw)))
+		return false
+	}
+	if s == "" {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		d.fail(prop, fmt.Errorf("not %s: %w", what, err))
+		return false
+	}
+	return true
 }
 
 // decoder reads properties, keeping the first error.

@@ -31,14 +31,9 @@ type stallOnce struct {
 }
 
 func (s *stallOnce) Do(req *http.Request) (*http.Response, error) {
-	if req.Body != nil { // a copy of its own for the transport (see checkpoint's loseAnswer)
-		body, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		req = req.Clone(req.Context())
-		req.Body = io.NopCloser(bytes.NewReader(body))
+	req, err := ownBody(req)
+	if err != nil {
+		return nil, err
 	}
 	if req.Method == http.MethodPut && s.armed.CompareAndSwap(true, false) {
 		s.hung.Add(1)
@@ -126,4 +121,21 @@ func TestRunReturnsWhenACheckpointWriteStalls(t *testing.T) {
 	if c := l.State().Cursor; c.CreatedMs != base+4 {
 		t.Errorf("checkpoint at created %d, want %d (the last accepted row)", c.CreatedMs, base+4)
 	}
+}
+
+// ownBody gives req a body of its own, read in full, for a transport that
+// may send it after the SDK's pipeline has moved on (see checkpoint's
+// loseAnswer).
+func ownBody(req *http.Request) (*http.Request, error) {
+	if req.Body == nil {
+		return req, nil
+	}
+	body, err := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return req, nil
 }

@@ -31,14 +31,9 @@ type busyWrites struct {
 }
 
 func (b *busyWrites) Do(req *http.Request) (*http.Response, error) {
-	if req.Body != nil { // a copy of its own for the transport (see checkpoint's loseAnswer)
-		body, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		req = req.Clone(req.Context())
-		req.Body = io.NopCloser(bytes.NewReader(body))
+	req, err := ownBody(req)
+	if err != nil {
+		return nil, err
 	}
 	if req.Method == http.MethodPut && b.armed.Load() && b.failures.Add(-1) >= 0 {
 		return &http.Response{

@@ -204,15 +204,7 @@ func TestScanPageResumedInAnotherOrderLosesNothing(t *testing.T) {
 	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
 	const n, perDate = 600, 7
 	date := func(i int) int64 { return hourAgo - int64(i/perDate) } // descending, 7 rows a date
-	acts := sampleActivities(t, n, func(int) int64 { return hourAgo })
-	for i := range acts {
-		var rec map[string]any
-		if err := json.Unmarshal(acts[i], &rec); err != nil {
-			t.Fatal(err)
-		}
-		rec["timestamp"] = date(i)
-		acts[i], _ = json.Marshal(rec)
-	}
+	acts := datedActivities(t, n, func(int) int64 { return hourAgo }, date)
 	// The same page with each date's rows reversed.
 	var reordered []json.RawMessage
 	for g := 0; g < n; g += perDate {
@@ -295,15 +287,7 @@ func TestScanPageResumedInAnotherOrderLosesNothing(t *testing.T) {
 // names exactly the rows done; otherwise the page is resumed by count.
 func TestResumeAtFallsBackToTheCount(t *testing.T) {
 	page := func(dates ...int64) mcas.ScanPage {
-		acts := sampleActivities(t, len(dates), func(int) int64 { return 1 })
-		for i := range acts {
-			var rec map[string]any
-			if err := json.Unmarshal(acts[i], &rec); err != nil {
-				t.Fatal(err)
-			}
-			rec["timestamp"] = dates[i]
-			acts[i], _ = json.Marshal(rec)
-		}
+		acts := datedActivities(t, len(dates), func(int) int64 { return 1 }, func(i int) int64 { return dates[i] })
 		return mcas.ScanPage{Data: acts}
 	}
 	rows, err := sentinel.NewActivityRowBuilder(schema.Activity())
@@ -389,15 +373,7 @@ func TestScanResumedPageEndedAgainLosesNothing(t *testing.T) {
 	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
 	const n, perDate = 600, 7
 	date := func(i int) int64 { return hourAgo - int64(i/perDate) }
-	acts := sampleActivities(t, n, func(int) int64 { return hourAgo })
-	for i := range acts {
-		var rec map[string]any
-		if err := json.Unmarshal(acts[i], &rec); err != nil {
-			t.Fatal(err)
-		}
-		rec["timestamp"] = date(i)
-		acts[i], _ = json.Marshal(rec)
-	}
+	acts := datedActivities(t, n, func(int) int64 { return hourAgo }, date)
 	var reordered []json.RawMessage // each date's rows reversed
 	for g := 0; g < n; g += perDate {
 		grp := slices.Clone(acts[g:min(g+perDate, n)])
@@ -468,4 +444,20 @@ func TestScanResumedPageEndedAgainLosesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// datedActivities is sampleActivities with each activity's timestamp (its
+// date, which scan mode pages by) set too.
+func datedActivities(t *testing.T, n int, created, date func(i int) int64) []json.RawMessage {
+	t.Helper()
+	acts := sampleActivities(t, n, created)
+	for i := range acts {
+		var rec map[string]any
+		if err := json.Unmarshal(acts[i], &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec["timestamp"] = date(i)
+		acts[i], _ = json.Marshal(rec)
+	}
+	return acts
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 )
@@ -20,13 +21,23 @@ type SecretGetter interface {
 	GetSecret(ctx context.Context, name, version string, opts *azsecrets.GetSecretOptions) (azsecrets.GetSecretResponse, error)
 }
 
+// TryTimeout bounds one try of a Key Vault read. The SDK sets no bound of its
+// own, so a read that never got an answer would hold the run to its budget
+// and end it as if the budget had simply run out, with no error to say why.
+// A try given up on is retried on a fresh connection.
+const TryTimeout = 10 * time.Second
+
 // ClientOptions returns the options to build the azsecrets client for
-// vaultURL with. The SDK checks that a vault's authentication challenge names
-// Key Vault's own domain. Only Key Vault's hosts, public and sovereign, can
-// pass that check (a stand-in on 127.0.0.1 cannot), so they keep it; any
-// other host, which the operator named in KEY_VAULT_URI, goes without.
+// vaultURL with: each try bounded by TryTimeout, and the challenge check
+// kept where it can pass. The SDK checks that a vault's authentication
+// challenge names Key Vault's own domain. Only Key Vault's hosts, public and
+// sovereign, can pass that check (a stand-in on 127.0.0.1 cannot), so they
+// keep it; any other host, which the operator named in KEY_VAULT_URI, goes
+// without.
 func ClientOptions(vaultURL string) *azsecrets.ClientOptions {
-	return &azsecrets.ClientOptions{DisableChallengeResourceVerification: !isKeyVaultHost(vaultURL)}
+	o := &azsecrets.ClientOptions{DisableChallengeResourceVerification: !isKeyVaultHost(vaultURL)}
+	o.Retry.TryTimeout = TryTimeout
+	return o
 }
 
 var keyVaultSuffixes = []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de", ".managedhsm.azure.net"}

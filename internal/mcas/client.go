@@ -321,7 +321,14 @@ func (c *Client) do(ctx context.Context, body []byte) ([]byte, string, error) {
 			}
 			continue
 		case isTransient(err) && failures < c.opts.MaxRetries:
-			if serr := sleep(ctx, c.backoff(failures)); serr != nil {
+			wait := c.backoff(failures)
+			if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
+				// A 503 that says when to come back: not sooner, and
+				// neither does the next run if this one stops first.
+				wait = apiErr.RetryAfter
+				c.pacer.Throttled(time.Now().Add(wait))
+			}
+			if serr := sleep(ctx, wait); serr != nil {
 				return nil, "", fmt.Errorf("%w; not retried: %w", err, serr)
 			}
 			failures++

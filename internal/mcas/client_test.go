@@ -175,6 +175,7 @@ func TestFailuresAndRecovery(t *testing.T) {
 		{name: "hostile Retry-After stops at the deadline", faults: []fault.Fault{{Kind: fault.Status, Status: 429, RetryAfter: "999999"}}, deadline: 2 * time.Second,
 			wantErr: func(err error) bool { return errors.Is(err, ErrDeadline) }, wantCalls: 1, wantThrott: 1, maxElapsed: time.Second},
 		{name: "5xx retried then succeeds", faults: []fault.Fault{{Kind: fault.HTMLPage, Status: 502}, {Kind: fault.Status, Status: 503}}, wantCalls: 3},
+		{name: "503 honours Retry-After", faults: []fault.Fault{{Kind: fault.Status, Status: 503, RetryAfter: "1"}}, wantCalls: 2, minElapsed: 900 * time.Millisecond},
 		{name: "connection reset retried", faults: []fault.Fault{{Kind: fault.Reset}}, wantCalls: 2},
 		{name: "truncated body retried", faults: []fault.Fault{{Kind: fault.Truncate}}, wantCalls: 2},
 		{name: "5xx retries are bounded", faults: []fault.Fault{{Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}, {Kind: fault.Status, Status: 500}},

@@ -21,14 +21,16 @@ type cursor struct {
 	unkept int
 	// dups counts positions at created whose id was already sent, and
 	// repeats those whose id came earlier in the same answer: the API
-	// listing one activity twice, not a reordering.
+	// listing one activity twice, not a reordering. answer holds the ids
+	// at created met in the current answer (see newAnswer).
 	dups, repeats int
+	answer        map[string]struct{}
 	// rereads counts how often this run started created over.
 	rereads int
 }
 
 func newCursor(c checkpoint.Cursor) *cursor {
-	cur := &cursor{created: c.CreatedMs, skip: c.Skip, seen: c.Seen[:len(c.Seen):len(c.Seen)], seenSet: make(map[string]struct{}, len(c.Seen)), whole: c.Skip <= len(c.Seen), unkept: max(0, c.Skip-len(c.Seen))}
+	cur := &cursor{created: c.CreatedMs, skip: c.Skip, seen: c.Seen[:len(c.Seen):len(c.Seen)], seenSet: make(map[string]struct{}, len(c.Seen)), answer: map[string]struct{}{}, whole: c.Skip <= len(c.Seen), unkept: max(0, c.Skip-len(c.Seen))}
 	for _, id := range c.Seen {
 		cur.seenSet[id] = struct{}{}
 	}
@@ -45,8 +47,13 @@ func (c *cursor) advance(id string, created int64) (dup bool, err error) {
 		return false, fmt.Errorf("activity %s has created=%d, before the cursor %d: the API did not honour the created-ascending order", id, created, c.created)
 	case created == c.created:
 		c.skip++
+		_, again := c.answer[id]
+		c.answer[id] = struct{}{}
 		if _, ok := c.seenSet[id]; ok {
 			c.dups++
+			if again {
+				c.repeats++
+			}
 			return true, nil
 		}
 	default:
@@ -55,15 +62,17 @@ func (c *cursor) advance(id string, created int64) (dup bool, err error) {
 		// A fresh slice: snapshots taken earlier keep sharing the old one.
 		c.seen = make([]string, 0, 8)
 		clear(c.seenSet)
+		clear(c.answer)
+		c.answer[id] = struct{}{}
 	}
 	c.seen = append(c.seen, id)
 	c.seenSet[id] = struct{}{}
 	return false, nil
 }
 
-// repeated records that the activity just consumed came earlier in the same
-// answer.
-func (c *cursor) repeated() { c.repeats++ }
+// newAnswer starts the next answer of the API: an id met again from here
+// on is a position of its own, not a repeat.
+func (c *cursor) newAnswer() { clear(c.answer) }
 
 // missed returns how many activities created at the cursor's millisecond
 // may have been passed over. The positions consumed there (skip) outnumber

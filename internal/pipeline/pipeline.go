@@ -242,7 +242,6 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 	var (
 		pageRows []byte    // the page's rows, built before any is batched
 		rows     []pageRow // where each is in pageRows
-		inPage   = map[string]struct{}{}
 	)
 
 	complete := cur.created > windowEnd // nothing can be read yet
@@ -282,27 +281,22 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 			last = info.CreatedMs
 			rows = append(rows, pageRow{start: start, end: len(pageRows), info: info})
 		}
-		clear(inPage)
+		cur.newAnswer()
 		reread := false
 		for _, pr := range rows {
 			if pr.info.CreatedMs > cur.created {
 				// Every position of the cursor's millisecond is consumed.
-				if reread, err = r.leaveMillisecond(cur, log); err != nil {
+				if reread, err = leaveMillisecond(cur, log); err != nil {
 					return err
 				} else if reread {
 					break // the rest of the page is asked for again
 				}
 			}
-			_, again := inPage[pr.info.ID]
-			inPage[pr.info.ID] = struct{}{}
 			dup, err := cur.advance(pr.info.ID, pr.info.CreatedMs)
 			if err != nil {
 				return &Error{Class: ClassAPIBadResponse, Err: err}
 			}
 			if dup {
-				if again {
-					cur.repeated()
-				}
 				res.Duplicates++
 				continue
 			}
@@ -317,7 +311,7 @@ func (r *Runner) sync(fetchCtx, uploadCtx context.Context, stop *stopSignal, lea
 		complete = !res.MoreToDo && !reread && (len(page.Data) == 0 || (!page.HasNext && len(page.Data) < q.Limit))
 		if complete {
 			// The window's last millisecond is consumed too.
-			if reread, err = r.leaveMillisecond(cur, log); err != nil {
+			if reread, err = leaveMillisecond(cur, log); err != nil {
 				return err
 			}
 			complete = !reread
@@ -374,7 +368,7 @@ func pageLimit(rereads int) int { return mcas.MaxPageSize - 13*min(rereads, maxR
 // it reads the millisecond again all the same, and the unkept ones are
 // sent twice. Promise 1 outweighs promise 2 there; the parser drops the
 // repeats, and a run that stopped instead would stop every run after it.
-func (r *Runner) leaveMillisecond(cur *cursor, log *slog.Logger) (bool, error) {
+func leaveMillisecond(cur *cursor, log *slog.Logger) (bool, error) {
 	at := msTime(cur.created).Format("2006-01-02T15:04:05.000Z")
 	if cur.reordered() {
 		// Only a cursor loaded from a checkpoint is not whole, and reading

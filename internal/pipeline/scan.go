@@ -77,35 +77,16 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 	var next *ahead[json.RawMessage, mcas.ScanPage]
 	defer func() { next.abandon() }()
 
+	// The position within the current page: done rows of it consumed, and
+	// bd, those of them that share the last one's date (unknown when a page
+	// resumed by count did not tell). A run resumed inside a page starts
+	// from the boundary it saved, so a stop before the page comes keeps it,
+	// and the rows consumed since add to it wherever the API lists the
+	// rows already forwarded.
 	filters, done, resume := sc.Filters, sc.Done, sc.Boundary
-	// The rows of the current page consumed so far that share the last
-	// one's date; unknown when a resumed page could not be told apart.
-	var (
-		bd      boundary
-		unknown bool
-	)
-	// A page resumed by its boundary (rb, rbDone rows of it forwarded by an
-	// earlier run): those rows stay forwarded wherever this answer lists
-	// them, so every position saved inside the page counts them, and names
-	// rb's ids with the rows of its date consumed since (atRB). added is
-	// how many rows consumed were not forwarded before.
-	var (
-		rb            *checkpoint.ScanBoundary
-		rbDone, added int
-		atRB          []string
-	)
-	// pos is the position once the page's first n rows are consumed.
-	pos := func(n int) (int, boundary) {
-		switch {
-		case rb == nil:
-			return n, bd.snapshot(unknown)
-		case len(bd.ids) == 0 || bd.dateMs > rb.DateMs:
-			return rbDone, boundary{rb.DateMs, rb.IDs[:len(rb.IDs):len(rb.IDs)]}
-		case bd.dateMs == rb.DateMs:
-			return rbDone + added, boundary{rb.DateMs, atRB[:len(atRB):len(atRB)]}
-		default: // past rb's date: every row forwarded before is consumed
-			return rbDone + added, bd.snapshot(false)
-		}
+	bd, unknown := boundary{}, done > 0
+	if resume != nil && done > 0 {
+		bd, unknown = boundary{resume.DateMs, slices.Clone(resume.IDs)}, false
 	}
 	for !res.MoreToDo {
 		if stop.stopped() {
@@ -145,11 +126,11 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		// boundary's, whatever order the API lists them in this time. With
 		// no boundary (or a page that does not fit it), the first done.
 		start, isDone := done, func(sentinel.RowInfo) bool { return false }
-		bd, unknown = boundary{}, done > 0
 		if done > 0 && resume != nil {
 			if f, ok := r.resumeAt(page, *resume, done, &rowBuf, log); ok {
-				start, isDone, unknown = 0, f, false
-				rb, rbDone, added, atRB = resume, done, 0, slices.Clone(resume.IDs)
+				start, isDone = 0, f
+			} else {
+				bd, unknown = boundary{}, true
 			}
 		}
 		resume = nil
@@ -159,7 +140,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			// than forward the rest, and the next run asks for the page
 			// again and skips the rows before it.
 			if stop.stopped() {
-				res.MoreToDo, done = true, i
+				res.MoreToDo = true
 				break
 			}
 			row, info, err := r.appendRow(rowBuf[:0], page.Data[i], page.Compact)
@@ -170,22 +151,16 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 			if info.CreatedMs < from || info.CreatedMs > sc.WindowEndMs {
 				return &Error{Class: ClassAPIBadResponse, Err: fmt.Errorf("activity %s has created=%d outside the scan window [%d, %d]: the API ignored the created filter", info.ID, info.CreatedMs, from, sc.WindowEndMs)}
 			}
-			bd.consume(info)
 			if isDone(info) {
-				continue // forwarded by an earlier run
+				continue // forwarded by an earlier run, and counted in done
 			}
-			if rb != nil {
-				added++
-				if info.TimestampMs == rb.DateMs {
-					atRB = append(atRB, info.ID)
-				}
-			}
+			done++
+			bd.consume(info)
 			if _, dup := seen[info.ID]; dup && info.CreatedMs == from {
 				res.Duplicates++
 				continue
 			}
-			d, b := pos(i + 1)
-			if err := send.add(info.ID, row, scanPos{filters, d, b}); errors.Is(err, errStopped) {
+			if err := send.add(info.ID, row, scanPos{filters, done, bd.snapshot(unknown)}); errors.Is(err, errStopped) {
 				res.MoreToDo = true // the continuation stays at the last save
 				break
 			} else if err != nil {
@@ -207,7 +182,6 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		}
 		// The page is consumed: its rows are in batches, uploaded in order.
 		filters, done, bd, unknown = page.NextQueryFilters, 0, boundary{}, false
-		rb, atRB = nil, nil
 	}
 	if res.MoreToDo {
 		// Stopped between pages or within one. Rows batched but not sent
@@ -219,12 +193,7 @@ func (r *Runner) syncScan(fetchCtx, uploadCtx context.Context, stop *stopSignal,
 		} else if err != nil {
 			return err
 		}
-		d, b := pos(done)
-		if resume != nil {
-			// Stopped before the resumed page came: its position stands.
-			d, b = done, boundary{resume.DateMs, resume.IDs}
-		}
-		state.Scan = &checkpoint.Scan{Filters: filters, Done: d, WindowEndMs: sc.WindowEndMs, Boundary: b.saved()}
+		state.Scan = &checkpoint.Scan{Filters: filters, Done: done, WindowEndMs: sc.WindowEndMs, Boundary: bd.snapshot(unknown).saved()}
 		if err := lease.Save(uploadCtx, state, time.Now()); err != nil {
 			return &Error{Class: classifySave(err), Err: fmt.Errorf("save the scan position: %w", err)}
 		}

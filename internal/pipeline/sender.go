@@ -149,10 +149,10 @@ func (s *sender[P]) upload(b *sentinel.Batch, pos []P) error {
 
 // saveRetryFor is how long the save of an accepted upload's position is
 // tried again after it failed (the Table client's own retries spent),
-// unless the lease is lost or the save was refused for what it holds. Given up on, it leaves rows in Sentinel that
-// the next run sends again, which promise 2 allows only for a process
-// killed in between; and a save that failed may simply be repeated (see
-// checkpoint.Lease.Save).
+// unless the lease is lost or the save was refused for what it holds.
+// Given up on, it leaves rows in Sentinel that the next run sends again,
+// which promise 2 allows only for a process killed in between; and a save
+// that failed may simply be repeated (see checkpoint.Lease.Save).
 const saveRetryFor = 30 * time.Second
 
 // saveAccepted saves p, the position of an accepted upload's last row,

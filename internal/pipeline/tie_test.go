@@ -357,11 +357,10 @@ func TestLeaveMillisecond(t *testing.T) {
 			return c
 		}, true, ""},
 	}
-	r := &Runner{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.cur()
-			reread, err := r.leaveMillisecond(c, slog.New(slog.DiscardHandler))
+			reread, err := leaveMillisecond(c, slog.New(slog.DiscardHandler))
 			if tt.wantErr != "" {
 				if ClassOf(err) != ClassAPIBadResponse || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want a bad-response failure naming %q", err, tt.wantErr)

@@ -82,6 +82,7 @@ func parseFlags(args []string) (bench.Config, error) {
 		explicit = map[string]bool{}
 		henv     envFlag
 	)
+	tags := fs.String("handler-tags", "", "build tags for the handler, comma-separated, to compare a variant (e.g. notimerslack)")
 	fs.Var(&henv, "handler-env", "KEY=VALUE added to the handler's environment, to compare a variant (e.g. GOMAXPROCS=2); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err
@@ -128,6 +129,9 @@ func parseFlags(args []string) (bench.Config, error) {
 	}
 	cfg.ProfileDir, cfg.WorkDir, cfg.RepoRoot, cfg.Verbose = *profile, *workDir, *repo, *verbose
 	cfg.HandlerEnv = henv
+	if *tags != "" {
+		cfg.HandlerTags = strings.Split(*tags, ",")
+	}
 	cfg.Log = os.Stderr
 	return cfg, nil
 }

@@ -41,6 +41,9 @@ func TestParseFlags(t *testing.T) {
 		{"handler environment, repeated", []string{"-handler-env", "GOMAXPROCS=2", "-handler-env", "GOGC=200"}, func(c bench.Config) bool {
 			return slices.Equal(c.HandlerEnv, []string{"GOMAXPROCS=2", "GOGC=200"})
 		}, ""},
+		{"handler build tags", []string{"-handler-tags", "notimerslack,other"}, func(c bench.Config) bool {
+			return slices.Equal(c.HandlerTags, []string{"notimerslack", "other"})
+		}, ""},
 		{"bad size", []string{"-sizes", "10k,lots"}, nil, `"lots" is not a positive count`},
 		{"negative size", []string{"-sizes", "-5"}, nil, "not a positive count"},
 		{"stray argument", []string{"now"}, nil, "unexpected arguments: now"},

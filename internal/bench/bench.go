@@ -66,7 +66,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.LoadBefore = loadAverage()
 
 	r.logf("building the handler and the baseline program")
-	if r.bins, err = buildBinaries(ctx, r.repo, r.dir); err != nil {
+	if r.bins, err = buildBinaries(ctx, r.repo, r.dir, cfg.HandlerTags); err != nil {
 		return nil, err
 	}
 	r.logf("starting Azurite")

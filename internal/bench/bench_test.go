@@ -149,6 +149,9 @@ func TestConfigValidate(t *testing.T) {
 		{"window too short for one scan call", func(c *Config) { c.PaceBacklog, c.ScanRPM, c.PaceWindow = 0, 5, time.Second }, "scan: 5 calls a minute"},
 		{"no window, nothing paced", func(c *Config) { c.PaceBacklog, c.PaceWindow, c.ScanPages = 0, 0, nil }, ""},
 		{"handler environment", func(c *Config) { c.HandlerEnv = []string{"GOMAXPROCS=2", "GOGC"} }, `handler environment "GOGC"`},
+		{"handler build tags", func(c *Config) { c.HandlerTags = []string{"notimerslack"} }, ""},
+		{"handler build tag with a space", func(c *Config) { c.HandlerTags = []string{"notimerslack", "a b"} }, `handler build tag "a b"`},
+		{"empty handler build tag", func(c *Config) { c.HandlerTags = []string{""} }, `handler build tag ""`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

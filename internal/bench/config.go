@@ -71,6 +71,10 @@ type Config struct {
 	// after the stack's settings, so it overrides them), to compare variants
 	// such as GOMAXPROCS=2 in the same conditions.
 	HandlerEnv []string
+	// HandlerTags are build tags for the handler binary (go build -tags),
+	// to compare a variant built without something the handler ships, such
+	// as notimerslack.
+	HandlerTags []string
 
 	// Seed seeds the simulated tenants.
 	Seed uint64
@@ -187,6 +191,11 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("handler environment %q: want KEY=VALUE", kv))
 		}
 	}
+	for _, tag := range c.HandlerTags {
+		if !validTag(tag) {
+			errs = append(errs, fmt.Errorf("handler build tag %q: want letters, digits, '_' and '.'", tag))
+		}
+	}
 	for _, n := range c.CostSizes {
 		if n < 1 {
 			errs = append(errs, fmt.Errorf("cost size %d: want at least 1 activity", n))
@@ -209,4 +218,30 @@ func (c Config) CostReps(n int) int {
 		return c.SmallReps
 	}
 	return c.Reps
+}
+
+// validTag reports whether tag is a build tag go build accepts.
+func validTag(tag string) bool {
+	if tag == "" {
+		return false
+	}
+	for _, r := range tag {
+		if !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// variant says how the measured handler differs from the one that ships; ""
+// for none.
+func (c Config) variant() string {
+	var parts []string
+	if len(c.HandlerTags) > 0 {
+		parts = append(parts, "built with -tags "+strings.Join(c.HandlerTags, ","))
+	}
+	if len(c.HandlerEnv) > 0 {
+		parts = append(parts, "run with "+strings.Join(c.HandlerEnv, " "))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -419,6 +419,9 @@ func (r *Report) header() []string {
 		fmt.Sprintf("Load average (1/5/15 min): %s at the start, %s at the end", r.LoadBefore, r.LoadAfter),
 		"Figures: " + reps + "; MB = 10^6 bytes; CPU = user + system time of the whole process, start to exit.",
 	}
+	if v := r.Config.variant(); v != "" {
+		lines = append(lines, "Handler variant: "+v+".")
+	}
 	if len(r.Cost) > 0 {
 		lines = append(lines, fmt.Sprintf("Cost runs: the connector at %d calls/min against an unlimited tenant; baseline = cmd/bench/baseline (decode page, build rows, batch, gzip) on the same pages, piped.", r.Config.CostRPM))
 	}

@@ -166,3 +166,31 @@ func TestStartupApart(t *testing.T) {
 		t.Errorf("start-up table rows %v", st.rows)
 	}
 }
+
+// TestHeaderNamesTheVariant: a report of a handler built or run differently
+// from the one that ships says so, so its figures are not taken for it.
+func TestHeaderNamesTheVariant(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" for no variant line
+	}{
+		{"as shipped", Config{Reps: 3}, ""},
+		{"tags", Config{Reps: 3, HandlerTags: []string{"notimerslack"}}, "Handler variant: built with -tags notimerslack."},
+		{"tags and environment", Config{Reps: 3, HandlerTags: []string{"a", "b"}, HandlerEnv: []string{"GOMAXPROCS=2", "GOGC=50"}},
+			"Handler variant: built with -tags a,b, run with GOMAXPROCS=2 GOGC=50."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Report{Config: tc.cfg}
+			var got string
+			for _, l := range rep.header() {
+				if strings.HasPrefix(l, "Handler variant") {
+					got = l
+				}
+			}
+			if got != tc.want {
+				t.Errorf("variant line = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

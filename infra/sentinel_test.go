@@ -293,6 +293,15 @@ func TestConnectorStalledRuleReadsHealth(t *testing.T) {
 			t.Errorf("the connector-stalled query does not use %s", want)
 		}
 	}
+	// A connector that falls behind still makes progress every run: its
+	// description must not say "no progress for 0 minutes" then.
+	desc := tmpl.Resources[0].Properties["alertDetailsOverride"].(map[string]any)["alertDescriptionFormat"].(string)
+	if strings.Contains(desc, "no progress") || !strings.Contains(desc, "{{Progress}}") {
+		t.Errorf("the stalled alert's description %q should take its progress from the query's Progress, which tells falling behind apart", desc)
+	}
+	if !regexp.MustCompile(`Progress = iff\(Reason startswith "falling behind",\s+strcat\("lag "`).MatchString(q) {
+		t.Errorf("the stalled query's Progress does not give the lag when the connector falls behind:\n%s", q)
+	}
 }
 
 func isoMinutes(t *testing.T, v any) int {

@@ -31,7 +31,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	logger := funchost.NewLogger(os.Stdout, os.Stderr, slog.LevelInfo)
-	if slackErr != nil && !errors.Is(slackErr, timerslack.ErrUnsupported) {
+	if slackErr != nil && !errors.Is(slackErr, errors.ErrUnsupported) {
 		logger.Warn("running with the kernel's timer slack: a little more CPU per call, nothing else changes", "error", slackErr)
 	}
 	if err := run(ctx, os.Getenv, logger, slack.Slack); err != nil {

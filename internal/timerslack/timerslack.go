@@ -1,15 +1,9 @@
 package timerslack
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // Slack is the slack the handler runs with.
 const Slack = time.Millisecond
-
-// ErrUnsupported is returned where the kernel has no per-thread timer slack.
-var ErrUnsupported = errors.New("timer slack is not supported on this system")
 
 // Result says what Ensure found or did.
 type Result struct {

@@ -120,3 +120,21 @@ func TestLocalRunDrainsBacklogIntoFileSink(t *testing.T) {
 		}
 	}
 }
+
+// The backlog starts inside the first run's lookback, which begins at the
+// run's start minus the lookback, some seconds or more after the epoch.
+func TestBacklogStartsInsideTheFirstLookback(t *testing.T) {
+	epoch := time.Date(2026, 12, 7, 17, 48, 23, 0, time.UTC)
+	for _, tc := range []struct {
+		lookback time.Duration
+		want     time.Time
+	}{
+		{24 * time.Hour, epoch.Add(-24*time.Hour + 10*time.Minute)},
+		{time.Hour, epoch.Add(-54 * time.Minute)},
+		{10 * time.Minute, epoch.Add(-9 * time.Minute)},
+	} {
+		if got := backlogStart(epoch, tc.lookback); !got.Equal(tc.want) {
+			t.Errorf("backlogStart(epoch, %v) = epoch%v, want epoch%v", tc.lookback, got.Sub(epoch), tc.want.Sub(epoch))
+		}
+	}
+}
